@@ -1,0 +1,124 @@
+"""create_app(): the FastAPI application with its lifespan, error handlers and routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
+
+from customer_api import __version__
+from customer_api.assignments.routers import ROUTERS as assignment_routers
+from customer_api.assignments.routers.validation import translate_validation
+from customer_api.config import Settings, get_settings
+from customer_api.core import metrics
+from customer_api.core.db import Database
+from customer_api.core.errors import install_error_handlers, register_assignments_validation
+from customer_api.core.middleware import BodyLimitMiddleware, RequestObservabilityMiddleware
+from customer_api.core.openapi import document_as_served
+from customer_api.customers.router import router as customers_router
+from customer_api.documents.router import router as documents_router
+from customer_api.search import outbox
+from customer_api.search import service as search_service
+from customer_api.search.router import router as search_router
+from customer_api.vault.router import router as vault_router
+from customer_api.vault.storage import LocalStorage
+
+DESCRIPTION = """
+Customers with projects, full-text search and documents (`/api/1`, the Coredination customer
+API), and which employee serves which customer (`/api/v1.0`, the customerEmployees API).
+
+Every call under `/api/` and `/vault/` needs an API key: the `API-Key` header (also accepted:
+the `API-Token` header, `Authorization: Bearer <key>`, and the `api_key` or `api_token` query
+parameters). Make one with `customer-api keys create --group NAME`.
+"""
+
+# The docs page: the key is remembered across reloads, and nothing is fetched from the internet
+# (the Swagger UI and ReDoc assets are served from the installed fastapi-offline package).
+SWAGGER_UI_PARAMETERS = {
+    "persistAuthorization": True,
+    "displayRequestDuration": True,
+    "validatorUrl": None,
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.database = Database(settings.async_database_url)
+        app.state.vault = LocalStorage(settings.vault_dir)
+        await app.state.vault.prepare()
+        try:
+            async with search_service.running_search(settings, app.state.database) as search:
+                app.state.search = search
+                yield
+        finally:
+            await app.state.database.dispose()
+
+    app = FastAPIOffline(
+        title="Customer API",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_json_bytes=settings.max_json_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
+    register_assignments_validation(translate_validation)
+    # Before the customers router: its /customer/{id} must not shadow /customer/{id}/document/...
+    app.include_router(documents_router)
+    app.include_router(search_router)  # before customers: "search" is not a customer id
+    app.include_router(customers_router)
+    app.include_router(vault_router)
+    for router in assignment_routers:
+        app.include_router(router)
+    _add_probes(app)
+    _add_metrics(app)
+    if settings.elasticsearch_url:
+        metrics.track_indexer_backlog(app, outbox.waiting)
+    document_as_served(app)
+    return app
+
+
+def _add_probes(app: FastAPI) -> None:
+    @app.get("/health", tags=["operations"], summary="The process is up")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/ready",
+        tags=["operations"],
+        summary="The database is reachable",
+        responses={503: {"description": "The database is not reachable"}},
+    )
+    async def ready() -> JSONResponse:
+        try:
+            await app.state.database.ping()
+        except Exception as exc:  # any failure to reach the database means "not ready"
+            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
+        return JSONResponse({"status": "ok"})
+
+
+def _add_metrics(app: FastAPI) -> None:
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        description="Request counts and latencies by route template and status, and the search "
+        "indexer's backlog, in the Prometheus text format (OpenMetrics when asked for). Needs no "
+        "key: keep it off the public internet at the reverse proxy.",
+        response_class=Response,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
+    async def metrics_endpoint(request: Request) -> Response:
+        await metrics.refresh_indexer_backlog(app)
+        body, content_type = metrics.exposition(request.headers.get("accept"))
+        return Response(body, media_type=content_type)

@@ -1,0 +1,1 @@
+"""Who serves which customer: the /api/v1.0 family (customerEmployees, users, customers, routes)."""

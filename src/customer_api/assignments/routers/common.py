@@ -1,0 +1,181 @@
+"""What every endpoint of the family shares: the key, unknown parameters, ids, list envelopes."""
+
+from collections.abc import Callable, Sequence
+from typing import Annotated, TypeVar
+from urllib.parse import quote, urlencode
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from customer_api.assignments.errors import InvalidParam
+from customer_api.assignments.query import (
+    DATE_FILTERS,
+    MomentFilter,
+    Page,
+    read_date_filters,
+    read_integer,
+    read_page,
+)
+from customer_api.assignments.schemas import PageOf, Paging
+from customer_api.assignments.service.common import Listing
+from customer_api.auth.dependencies import CurrentPrincipal
+
+# The key may travel as a query parameter on every request.
+KEY_PARAMETERS = frozenset({"api_key", "api_token"})
+_NO_NUL = r"^[^\x00]*$"
+
+Row = TypeVar("Row")
+Item = TypeVar("Item")
+
+
+def _declared_query(dependant: Dependant) -> frozenset[str]:
+    """The query parameters an endpoint declares, its dependencies' included (a few dozen
+    objects to walk: cheaper than any cache that must outlive the app)."""
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query(sub)
+    return frozenset(names)
+
+
+async def known_query_only(request: Request, _principal: CurrentPrincipal) -> None:
+    """400 invalid_param naming every query parameter the endpoint does not declare.
+
+    A dependency of every router of the family; it runs after the key check, so a caller
+    without a key learns nothing.
+    """
+    route: APIRoute = request.scope["route"]
+    allowed = _declared_query(route.dependant) | KEY_PARAMETERS
+    unknown = [name for name in request.query_params if name not in allowed]
+    if unknown:
+        raise InvalidParam.unknown(unknown)
+
+
+def _path_id(id: Annotated[str, Path(description="The id of the wanted record")]) -> int:
+    return read_integer("id", id)
+
+
+PathId = Annotated[int, Depends(_path_id)]
+PathReference = Annotated[str, Path(description="A reference (external id)", pattern=_NO_NUL)]
+TextFilter = Annotated[
+    str | None,
+    Query(
+        description="Exact match, or a wildcard search with `*` (any characters): "
+        "`Ref-6*`, `*ef-6`, `*ef-6*`. Case-sensitive; `%` and `_` are literal.",
+        max_length=200,
+        pattern=_NO_NUL,
+    ),
+]
+
+
+def _date_description(name: str) -> str:
+    field, operator = DATE_FILTERS[name]
+    what = "creation" if field == "dateCreated" else "last-modified"
+    comparison = {
+        "gt": "after",
+        "gte": "at or after",
+        "lt": "before",
+        "lte": "at or before",
+    }[operator]
+    return (
+        f"Only resources whose {what} date time is {comparison} this ISO-8601 moment "
+        "(`2016-08-15T14:52:48Z`), compared in whole seconds."
+    )
+
+
+def _date_query(name: str):
+    return Query(description=_date_description(name), max_length=64)
+
+
+class ListParams:
+    """Paging, order and the eight date filters every list of the family takes."""
+
+    def __init__(
+        self,
+        offset: Annotated[
+            str | None, Query(description="Where to start in the whole result (default 0)")
+        ] = None,
+        max_: Annotated[
+            str | None,
+            Query(
+                alias="max",
+                description="How many to return: default 100, at most 1000 (more is served "
+                "as 1000)",
+            ),
+        ] = None,
+        sort: Annotated[str | None, Query(description="The field to order by")] = None,
+        order: Annotated[str | None, Query(description="asc (default) or desc")] = None,
+        dateCreated_gt: Annotated[str | None, _date_query("dateCreated_gt")] = None,
+        dateCreated_gte: Annotated[str | None, _date_query("dateCreated_gte")] = None,
+        dateCreated_lt: Annotated[str | None, _date_query("dateCreated_lt")] = None,
+        dateCreated_lte: Annotated[str | None, _date_query("dateCreated_lte")] = None,
+        lastUpdated_gt: Annotated[str | None, _date_query("lastUpdated_gt")] = None,
+        lastUpdated_gte: Annotated[str | None, _date_query("lastUpdated_gte")] = None,
+        lastUpdated_lt: Annotated[str | None, _date_query("lastUpdated_lt")] = None,
+        lastUpdated_lte: Annotated[str | None, _date_query("lastUpdated_lte")] = None,
+    ) -> None:
+        self.offset, self.max, self.sort, self.order = offset, max_, sort, order
+        self.dates = {
+            "dateCreated_gt": dateCreated_gt,
+            "dateCreated_gte": dateCreated_gte,
+            "dateCreated_lt": dateCreated_lt,
+            "dateCreated_lte": dateCreated_lte,
+            "lastUpdated_gt": lastUpdated_gt,
+            "lastUpdated_gte": lastUpdated_gte,
+            "lastUpdated_lt": lastUpdated_lt,
+            "lastUpdated_lte": lastUpdated_lte,
+        }
+
+    def page(self, sorts: Sequence[str]) -> Page:
+        return read_page(
+            offset=self.offset, size=self.max, sort=self.sort, order=self.order, sorts=sorts
+        )
+
+    def moments(self) -> list[MomentFilter]:
+        return read_date_filters(self.dates)
+
+    def filters_given(self, **others: str | None) -> list[tuple[str, str]]:
+        """The filters the client gave (empty ones count as absent), to echo in page links."""
+        given = {**self.dates, **others}
+        return [(name, value) for name, value in given.items() if value]
+
+
+ListQuery = Annotated[ListParams, Depends()]
+
+
+def given(value: str | None) -> str | None:
+    """An empty filter (``?customerReference=``) is no filter."""
+    return value or None
+
+
+def page_of(
+    request: Request,
+    *,
+    page: Page,
+    listing: Listing[Row],
+    filters: list[tuple[str, str]],
+    show: Callable[[Row], Item],
+) -> PageOf[Item]:
+    """The envelope: paging with links to the neighbouring pages, and the rows shown."""
+    previous, following = page.neighbours(listing.total)
+
+    def link(offset: int | None) -> str | None:
+        if offset is None:
+            return None
+        pairs = [
+            ("max", str(page.max)),
+            ("sort", page.sort),
+            ("order", page.order),
+            *filters,
+            ("offset", str(offset)),
+        ]
+        return f"{request.url.path}?{urlencode(pairs, quote_via=quote, safe='*:')}"
+
+    paging = Paging(
+        total=listing.total,
+        max=page.max,
+        offset=page.offset,
+        previous=link(previous),
+        next=link(following),
+    )
+    return PageOf(paging=paging, data=[show(row) for row in listing.items])

@@ -1,0 +1,132 @@
+"""/api/v1.0/users: the group's employees, what an assignment's ``user.href`` points at."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from customer_api.assignments.models import Employee
+from customer_api.assignments.routers.common import (
+    ListQuery,
+    PathId,
+    PathReference,
+    TextFilter,
+    given,
+    known_query_only,
+    page_of,
+)
+from customer_api.assignments.schemas import (
+    Deleted,
+    PageOf,
+    UserCreate,
+    UserRead,
+    UserUpdate,
+    error_responses,
+)
+from customer_api.assignments.service import users as service
+from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.db import SessionDep
+from customer_api.core.errors import ASSIGNMENTS_PREFIX
+
+router = APIRouter(
+    prefix=f"{ASSIGNMENTS_PREFIX}/users",
+    tags=["users"],
+    dependencies=[Depends(known_query_only)],
+    responses=error_responses(400),
+    strict_content_type=False,
+)
+
+
+async def _by_id(id: PathId, session: SessionDep, principal: CurrentPrincipal) -> Employee:
+    return await service.get_user(session, group_id=principal.group_id, key=id)
+
+
+async def _by_reference(
+    reference: PathReference, session: SessionDep, principal: CurrentPrincipal
+) -> Employee:
+    return await service.get_user(session, group_id=principal.group_id, key=reference)
+
+
+ById = Annotated[Employee, Depends(_by_id)]
+ByReference = Annotated[Employee, Depends(_by_reference)]
+BY_ID = "/{id}"
+BY_REFERENCE = "/reference/{reference}"
+FOUND = error_responses(400, 404)
+
+
+@router.get("", summary="List the users")
+async def list_users(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    params: ListQuery,
+    reference: TextFilter = None,
+) -> PageOf[UserRead]:
+    page = params.page(list(service.SORTS))
+    filters = service.UserFilters(params.moments(), reference=given(reference))
+    listing = await service.list_users(
+        session, group_id=principal.group_id, page=page, filters=filters
+    )
+    echoed = params.filters_given(reference=reference)
+    return page_of(request, page=page, listing=listing, filters=echoed, show=UserRead.of)
+
+
+@router.get(BY_ID, summary="Show a user", responses=FOUND)
+async def show_user(employee: ById) -> UserRead:
+    return UserRead.of(employee)
+
+
+@router.get(BY_REFERENCE, summary="Show a user by reference", responses=FOUND)
+async def show_user_by_reference(employee: ByReference) -> UserRead:
+    return UserRead.of(employee)
+
+
+@router.post(
+    "",
+    status_code=201,
+    summary="Create a user",
+    description="`reference` is required and unique in the group (400 not_unique).",
+)
+async def create_user(
+    body: UserCreate, session: SessionDep, principal: CurrentPrincipal
+) -> UserRead:
+    employee = await service.create_user(session, group_id=principal.group_id, data=body)
+    return UserRead.of(employee)
+
+
+UPDATE = {
+    "status_code": 201,
+    "responses": FOUND,
+    "description": "Fields given replace, fields left out stay. 201, as every update of this "
+    "family.",
+}
+
+
+@router.put(BY_ID, summary="Update a user", **UPDATE)
+async def update_user(employee: ById, body: UserUpdate, session: SessionDep) -> UserRead:
+    return UserRead.of(await service.update_user(session, employee=employee, data=body))
+
+
+@router.put(BY_REFERENCE, summary="Update a user by reference", **UPDATE)
+async def update_user_by_reference(
+    employee: ByReference, body: UserUpdate, session: SessionDep
+) -> UserRead:
+    return UserRead.of(await service.update_user(session, employee=employee, data=body))
+
+
+DELETE = {
+    "responses": FOUND,
+    "description": "Not allowed (400 delete_not_authorized) while customers are assigned to "
+    "the user or the user has routes: reassign them, or disable the user (`enabled: false`).",
+}
+
+
+@router.delete(BY_ID, summary="Delete a user", **DELETE)
+async def delete_user(employee: ById, session: SessionDep) -> Deleted:
+    await service.delete_user(session, employee=employee)
+    return Deleted()
+
+
+@router.delete(BY_REFERENCE, summary="Delete a user by reference", **DELETE)
+async def delete_user_by_reference(employee: ByReference, session: SessionDep) -> Deleted:
+    await service.delete_user(session, employee=employee)
+    return Deleted()

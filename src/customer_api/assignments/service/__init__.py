@@ -1,0 +1,1 @@
+"""The family's logic, one module per resource; no HTTP here, and nothing is committed here."""

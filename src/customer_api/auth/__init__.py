@@ -1,0 +1,1 @@
+"""Groups (tenants) and their API keys."""

@@ -1,0 +1,78 @@
+"""Settings, read from the environment with the prefix ``CUSTOMER_API_``."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CUSTOMER_API_", extra="ignore")
+
+    database_url: str = "sqlite:///./data/customer-api.db"
+    elasticsearch_url: str | None = None
+    elasticsearch_index: str = Field(default="customers", pattern=r"^[a-z0-9][a-z0-9_-]{0,200}$")
+    indexer_in_process: bool = True
+    vault_dir: Path = Path("./data/vault")
+    max_upload_bytes: int = Field(default=100 * MIB, gt=0)
+    max_json_bytes: int = Field(default=1 * MIB, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1)
+    log_level: str = "info"
+
+    @field_validator("elasticsearch_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        level = value.strip().lower()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        async_database_url(value)  # raises ValueError for an unsupported scheme
+        return value
+
+    @property
+    def async_database_url(self) -> str:
+        return async_database_url(self.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.async_database_url.startswith("sqlite")
+
+
+_ASYNC_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgresql+psycopg": "postgresql+asyncpg",
+}
+
+
+def async_database_url(url: str) -> str:
+    """Pick the async driver for a plain URL, so operators can write ``postgresql://...``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in _ASYNC_DRIVERS:
+        raise ValueError(
+            f"unsupported database URL {url!r}: use sqlite:///path or postgresql://user@host/db"
+        )
+    return f"{_ASYNC_DRIVERS[scheme]}://{rest}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,220 @@
+"""The error types of the two API families and the one place they are rendered.
+
+The family is chosen by the URL: ``/api/v1.0/...`` answers ``{"error", "error_description"}``
+(seed 004); everything else (``/api/1``, ``/vault``) answers
+``{"success": false, "error", "message"}`` (seed 000). Errors the framework raises itself
+(validation, unknown routes, wrong methods, crashes) are translated into the same shapes, so a
+client never sees another body.
+"""
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("customer_api.errors")
+
+ASSIGNMENTS_PREFIX = "/api/v1.0"
+SERVER_ERROR_TEXT = "Oops! Something went wrong..."
+
+
+class ApiError(Exception):
+    """An answer other than success, with its status, code and text."""
+
+    status_code: int = 500
+    code: str = "server_error"
+    headers: dict[str, str] | None = None
+
+    def __init__(self, message: str, *, code: str | None = None, status_code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    code = "unauthorized"
+    headers = {"WWW-Authenticate": 'ApiKey header="API-Key"'}
+
+
+class CustomerApiError(ApiError):
+    """An error of the /api/1 and /vault family (seed 000)."""
+
+
+class NotFound(CustomerApiError):
+    status_code = 404
+    code = "not_found"
+
+
+class InvalidParameter(CustomerApiError):
+    status_code = 400
+    code = "invalid_parameter"
+
+
+class InvalidBody(CustomerApiError):
+    status_code = 406
+    code = "invalid_body"
+
+
+class Conflict(CustomerApiError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(CustomerApiError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class AssignmentApiError(ApiError):
+    """An error of the /api/v1.0 family (seed 004); ``code`` is the seed's ``error``."""
+
+    status_code = 400
+
+
+def is_assignments_path(path: str) -> bool:
+    return path == ASSIGNMENTS_PREFIX or path.startswith(ASSIGNMENTS_PREFIX + "/")
+
+
+def error_body(path: str, code: str, message: str) -> dict[str, Any]:
+    if is_assignments_path(path):
+        return {"error": code, "error_description": message}
+    return {"success": False, "error": code, "message": message}
+
+
+def error_response(
+    request: Request,
+    status_code: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    return JSONResponse(
+        error_body(request.url.path, code, message), status_code=status_code, headers=headers
+    )
+
+
+def server_error_response(path: str) -> JSONResponse:
+    """The 500 of the path's family; the cause goes to the log, never to the client."""
+    return JSONResponse(error_body(path, "server_error", SERVER_ERROR_TEXT), status_code=500)
+
+
+def describe_location(loc: Sequence[str | int]) -> str:
+    """``("body", "customerProjects", 0, "name")`` -> ``customerProjects[0].name``."""
+    text = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "body"
+
+
+def describe_validation(errors: Sequence[dict[str, Any]]) -> str:
+    parts = []
+    for error in errors[:5]:
+        if error.get("type") == "json_invalid":
+            parts.append(f"body is not valid JSON ({error.get('ctx', {}).get('error', 'syntax')})")
+        else:
+            parts.append(f"{describe_location(error.get('loc', ()))}: {error.get('msg')}")
+    return "; ".join(parts)
+
+
+def _customer_family_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    in_body = any(error.get("loc", ("",))[0] == "body" for error in errors)
+    if in_body:
+        malformed = any(error.get("type") == "json_invalid" for error in errors)
+        code = "malformed_body" if malformed else "invalid_body"
+        return error_response(request, 406, code, describe_validation(errors))
+    return error_response(request, 400, "invalid_parameter", describe_validation(errors))
+
+
+_validation_translators = {False: _customer_family_validation}
+
+
+def register_assignments_validation(translator) -> None:
+    """Let the /api/v1.0 family render framework validation errors in its own codes."""
+    _validation_translators[True] = translator
+
+
+_HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+def allowed_methods(request: Request) -> str | None:
+    """Every method the OpenAPI document declares for the request's path template.
+
+    The router only knows the methods of the one route it tried, while a path such as
+    ``/api/1/customer/{customer_id}`` is served by several.
+    """
+    template = getattr(request.scope.get("route"), "path", None)
+    operations = request.app.openapi().get("paths", {}).get(template)
+    if not operations:
+        return None
+    return ", ".join(sorted(method.upper() for method in operations if method in _HTTP_METHODS))
+
+
+def unparsable_body(exc: StarletteHTTPException) -> RequestValidationError | None:
+    """FastAPI answers a body it could not even decode (not UTF-8, nested too deeply for the
+    JSON parser) with a bare 400 caused by the decoder's error; that is a malformed body, and
+    each family says so in its own way, as for broken JSON."""
+    cause = exc.__cause__
+    if exc.status_code != 400 or cause is None or isinstance(cause, StarletteHTTPException):
+        return None
+    reason = {UnicodeDecodeError: "not UTF-8 text", RecursionError: "nested too deeply"}.get(
+        type(cause), type(cause).__name__
+    )
+    error = {"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error"}
+    return RequestValidationError([{**error, "ctx": {"error": reason}}])
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status_code, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        assignments = is_assignments_path(request.url.path)
+        translator = _validation_translators.get(assignments, _customer_family_validation)
+        return translator(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if malformed := unparsable_body(exc):
+            return await _validation(request, malformed)
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        code = codes.get(exc.status_code, "http_error")
+        message = {404: "No such resource.", 405: "Method not allowed on this resource."}.get(
+            exc.status_code, str(exc.detail)
+        )
+        headers = exc.headers
+        if exc.status_code == 405 and (allow := allowed_methods(request)):
+            headers = {**(headers or {}), "Allow": allow}
+        return error_response(request, exc.status_code, code, message, headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
+    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("backing service unavailable: %s", getattr(exc, "orig", exc))
+        return error_response(
+            request, 503, "service_unavailable", "Temporarily unavailable; try again shortly."
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        if exc.connection_invalidated:
+            return await _database_down(request, exc)  # type: ignore[arg-type]
+        logger.exception("database error", exc_info=exc)
+        return error_response(request, 500, "server_error", SERVER_ERROR_TEXT)
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return server_error_response(request.url.path)

@@ -1,0 +1,153 @@
+"""Pure ASGI middleware: request ids, access log and metrics; the request body size cap.
+
+Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed responses, such as vault downloads, pass
+through chunk by chunk and are never buffered.
+"""
+
+import logging
+import time
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from customer_api.core import metrics
+from customer_api.core.errors import server_error_response
+from customer_api.core.logs import (
+    REQUEST_ID_HEADER,
+    clean_request_id,
+    new_request_id,
+    request_id_var,
+)
+
+access_logger = logging.getLogger("customer_api.access")
+logger = logging.getLogger("customer_api.errors")
+
+CLIENT_CLOSED_REQUEST = 499  # no answer was sent: the client went away first (nginx's code)
+MULTIPART_OVERHEAD_BYTES = 1024 * 1024
+
+
+def route_template(scope: Scope) -> str:
+    """The template of the route that handled the request, or one label for no route."""
+    route = scope.get("route")
+    if path := getattr(route, "path", None):
+        return path
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for candidate in scope["app"].routes:
+            if endpoint in (getattr(candidate, "endpoint", None), getattr(candidate, "app", None)):
+                return candidate.path
+    return metrics.UNMATCHED_ROUTE
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class RequestObservabilityMiddleware:
+    """Gives each request an id (the client's ``X-Request-ID``, cleaned, or a new one), echoes it
+    in the response, makes it part of every log line written meanwhile, and writes one access
+    line and the request metrics when the response is complete.
+
+    A crash that escapes the app's handlers is answered here, in the family's error shape and
+    with the request id, so that the 500 a client sees can be found in the logs.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = clean_request_id(_header(scope, b"x-request-id")) or new_request_id()
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status: int | None = None
+        id_header = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), id_header]
+            await send(message)
+
+        metrics.IN_PROGRESS.inc()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
+            if status is not None:
+                raise
+            await server_error_response(scope["path"])(scope, receive, send_with_id)
+        finally:
+            metrics.IN_PROGRESS.dec()
+            self._record(scope, status or CLIENT_CLOSED_REQUEST, time.perf_counter() - started)
+            request_id_var.reset(token)
+
+    @staticmethod
+    def _record(scope: Scope, status: int, seconds: float) -> None:
+        route = route_template(scope)
+        metrics.observe_request(scope["method"], route, status, seconds)
+        client = scope.get("client")
+        fields: dict[str, Any] = {
+            "method": scope["method"],
+            "route": route,
+            "path": scope["path"],  # never the query string: it may carry an api_key
+            "status": status,
+            "duration_ms": round(seconds * 1000, 2),
+            "client": client[0] if client else None,
+        }
+        access_logger.info("%s %s %s", scope["method"], route, status, extra=fields)
+
+
+class BodyLimitMiddleware:
+    """Caps request bodies, by Content-Length and by counting the bytes actually received.
+
+    JSON (and any other non-multipart) bodies may be at most ``max_json_bytes``. Multipart bodies
+    are file uploads: their routes enforce ``max_upload_bytes`` on the file themselves, so here
+    they only get a ceiling a little above it, which keeps a multipart body sent to a JSON route
+    from growing without bound. Over the cap the app answers 413 in the family's error shape,
+    before any byte beyond the cap is read.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
+        self.app = app
+        self.max_json_bytes = max_json_bytes
+        self.max_multipart_bytes = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        content_type = (_header(scope, b"content-type") or "").lower()
+        multipart = content_type.startswith("multipart/")
+        limit = self.max_multipart_bytes if multipart else self.max_json_bytes
+        await self.app(scope, _limited(receive, scope, limit, multipart=multipart), send)
+
+
+def _limited(receive: Receive, scope: Scope, limit: int, *, multipart: bool) -> Receive:
+    declared = _header(scope, b"content-length") or ""
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        if declared.isdigit() and int(declared) > limit:
+            raise _too_large(limit, multipart=multipart)
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise _too_large(limit, multipart=multipart)
+        return message
+
+    return receive_within_limit
+
+
+def _too_large(limit: int, *, multipart: bool) -> HTTPException:
+    what = "multipart body" if multipart else "request body"
+    return HTTPException(413, detail=f"The {what} is larger than the limit of {limit} bytes.")

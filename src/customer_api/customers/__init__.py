@@ -1,0 +1,1 @@
+"""Customers and their projects: /api/1/customer."""

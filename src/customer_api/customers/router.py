@@ -1,0 +1,138 @@
+"""/api/1/customer: HTTP in, service call, HTTP out."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import JSONResponse
+
+from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.db import SessionDep
+from customer_api.core.params import (
+    MAX_MOMENT_LENGTH,
+    MAX_PAGE,
+    InactiveParam,
+    LimitParam,
+    MomentSchema,
+    OffsetParam,
+    flag,
+    moment_param,
+)
+from customer_api.core.schemas import error_responses
+from customer_api.customers import service
+from customer_api.customers.schemas import (
+    CustomerCreate,
+    CustomerDetail,
+    CustomerRead,
+    CustomerWrite,
+    customer_json,
+)
+
+router = APIRouter(prefix="/api/1/customer", tags=["customers"])
+
+SEED_EXAMPLE = Body(
+    openapi_examples={
+        "seed": {
+            "summary": "A customer with two projects",
+            "value": {
+                "name": "Wendy Warner",
+                "customerProjects": [
+                    {"name": "Floor installation"},
+                    {"name": "General maintenance"},
+                ],
+            },
+        }
+    }
+)
+NewCustomerBody = Annotated[CustomerCreate, SEED_EXAMPLE]
+CustomerBody = Annotated[CustomerWrite, SEED_EXAMPLE]
+
+
+@router.get(
+    "",
+    summary="Get customers",
+    response_model=list[CustomerRead],
+    responses={204: {"description": "No customer matches"}, **error_responses(400)},
+)
+async def list_customers(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    inactive: InactiveParam = None,
+    limit: LimitParam = MAX_PAGE,
+    offset: OffsetParam = 0,
+    modified: Annotated[
+        str | None,
+        Query(
+            description="Only customers modified at or after this date (2015-10-05), "
+            "ISO-8601 timestamp or epoch milliseconds.",
+            max_length=MAX_MOMENT_LENGTH,
+        ),
+        MomentSchema,
+    ] = None,
+) -> list[CustomerRead] | Response:
+    page = await service.list_customers(
+        session,
+        group_id=principal.group_id,
+        include_inactive=flag(inactive),
+        limit=limit,
+        offset=offset,
+        modified_since=moment_param("modified", modified),
+    )
+    if not page.customers:
+        return Response(status_code=204)
+    return JSONResponse([customer_json(c, page.projects.get(c.id, ())) for c in page.customers])
+
+
+@router.get(
+    "/{customer_id}",
+    summary="Get a customer",
+    response_model=CustomerDetail,
+    responses=error_responses(404),
+)
+async def get_customer(
+    customer_id: str, session: SessionDep, principal: CurrentPrincipal
+) -> CustomerDetail:
+    customer = await service.get_customer(session, group_id=principal.group_id, ref=customer_id)
+    return CustomerDetail.of(customer)
+
+
+@router.post(
+    "",
+    summary="Create a customer",
+    response_model=CustomerDetail,
+    responses=error_responses(404, 406, 409),
+)
+async def create_customer(
+    body: NewCustomerBody, session: SessionDep, principal: CurrentPrincipal
+) -> CustomerDetail:
+    customer = await service.create_customer(session, group_id=principal.group_id, data=body)
+    return CustomerDetail.of(customer)
+
+
+@router.put(
+    "/{customer_id}",
+    summary="Update or create a customer",
+    description="Update an existing customer, or create it if it does not exist and the id is "
+    "a UUID. Fields left out are left unchanged.",
+    response_model=CustomerDetail,
+    responses=error_responses(404, 406, 409),
+)
+async def update_customer(
+    customer_id: str, body: CustomerBody, session: SessionDep, principal: CurrentPrincipal
+) -> CustomerDetail:
+    customer = await service.update_customer(
+        session, group_id=principal.group_id, ref=customer_id, data=body
+    )
+    return CustomerDetail.of(customer)
+
+
+@router.delete(
+    "/{customer_id}",
+    summary="Delete a customer",
+    response_class=Response,
+    responses={200: {"description": "Deleted"}, **error_responses(404)},
+)
+async def delete_customer(
+    customer_id: str, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    await service.delete_customer(session, group_id=principal.group_id, ref=customer_id)
+    return Response(status_code=200)

@@ -1,0 +1,152 @@
+"""/api/1/document and /api/1/customer/{id}/document/{did}: HTTP in, service call, HTTP out."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Body, Depends, Request, Response
+
+from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.db import SessionDep
+from customer_api.core.schemas import error_responses
+from customer_api.customers import service as customers_service
+from customer_api.documents import service
+from customer_api.documents.schemas import DocumentRead, DocumentUpdate, UploadRead
+from customer_api.documents.upload import receive_file
+from customer_api.vault.dependencies import VaultDep
+
+router = APIRouter(prefix="/api/1", tags=["documents"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "additionalProperties": False,
+                }
+            }
+        },
+    }
+}
+
+DocumentUpdateBody = Annotated[
+    DocumentUpdate,
+    Body(
+        openapi_examples={
+            "seed": {
+                "summary": "Describe a document and mark it internal",
+                "value": {"description": "Top secret map to customer site", "internal": True},
+            }
+        }
+    ),
+]
+
+
+async def _stored_keys(vault: VaultDep) -> AsyncIterator[list[str]]:
+    """Vault objects a request stored: removed again if the request fails, including when the
+    transaction fails to commit after the handler returned (this dependency is entered before
+    the session, so it is left after it)."""
+    keys: list[str] = []
+    try:
+        yield keys
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            for key in keys:
+                await vault.delete(key)
+        raise
+
+
+StoredKeys = Annotated[list[str], Depends(_stored_keys, scope="function")]
+
+
+@router.post(
+    "/document/content",
+    summary="Upload document content",
+    description="A multipart/form-data upload with the file in the part `file` "
+    "(`curl -F file=@myimage.jpg`). The mimeType is sniffed from the content. Attach the "
+    "document to a customer with PUT /customer/{id}/document/{did}.",
+    response_model=UploadRead,
+    responses=error_responses(406, 413),
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_content(
+    stored_keys: StoredKeys,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    vault: VaultDep,
+) -> UploadRead:
+    received = await receive_file(
+        request, vault=vault, max_bytes=request.app.state.settings.max_upload_bytes
+    )
+    stored_keys.append(received.stored.key)
+    document = await service.create_upload(
+        session,
+        group_id=principal.group_id,
+        stored=received.stored,
+        head=received.head,
+        file_name=received.file_name,
+    )
+    return UploadRead(document=DocumentRead.of(document))
+
+
+@router.put(
+    "/document/{document_id}",
+    summary="Update document meta data",
+    description="`{document_id}` is the id or the UUID. Changes description, fileName and "
+    "internal; fields left out stay.",
+    response_model=DocumentRead,
+    responses=error_responses(404, 406),
+)
+async def update_document(
+    document_id: str, body: DocumentUpdateBody, session: SessionDep, principal: CurrentPrincipal
+) -> DocumentRead:
+    document = await service.update_document(
+        session, group_id=principal.group_id, ref=document_id, data=body
+    )
+    return DocumentRead.of(document)
+
+
+_NO_CONTENT = {200: {"description": "Done (no content)"}, **error_responses(404)}
+
+
+@router.put(
+    "/customer/{customer_id}/document/{document_id}",
+    summary="Attach a document to a customer",
+    description="Idempotent: attaching an attached document changes nothing.",
+    response_class=Response,
+    responses={**_NO_CONTENT, **error_responses(404, 409)},
+)
+async def attach_document(
+    customer_id: str, document_id: str, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    customer = await customers_service.get_customer(
+        session, group_id=principal.group_id, ref=customer_id
+    )
+    await service.attach(
+        session, group_id=principal.group_id, customer=customer, document_ref=document_id
+    )
+    return Response(status_code=200)
+
+
+@router.delete(
+    "/customer/{customer_id}/document/{document_id}",
+    summary="Detach a document from a customer",
+    description="The document itself stays (and can be attached again).",
+    response_class=Response,
+    responses=_NO_CONTENT,
+)
+async def detach_document(
+    customer_id: str, document_id: str, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    customer = await customers_service.get_customer(
+        session, group_id=principal.group_id, ref=customer_id
+    )
+    await service.detach(
+        session, group_id=principal.group_id, customer=customer, document_ref=document_id
+    )
+    return Response(status_code=200)

@@ -1,0 +1,1 @@
+"""Customer search: one interface, three backends (SQLite FTS5, Postgres, Elasticsearch)."""

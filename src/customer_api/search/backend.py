@@ -1,0 +1,78 @@
+"""The search-backend interface: SQLite FTS5, Postgres and Elasticsearch each implement it."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from customer_api.core.db import Database
+from customer_api.core.errors import CustomerApiError
+from customer_api.customers.models import Customer
+from customer_api.search.analysis import SearchQuery
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    customer_id: int
+    score: float
+
+
+class SearchUnavailable(CustomerApiError):
+    """The search engine cannot be reached; the customers themselves are safe in the database."""
+
+    status_code = 503
+    code = "service_unavailable"
+
+
+class RebuildProgress(Protocol):
+    """Where a rebuild reports how far it is (the CLI draws a progress bar from it)."""
+
+    def begin(self, description: str, total: int) -> None: ...
+
+    def advance(self, count: int) -> None: ...
+
+
+class NoProgress:
+    def begin(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self, count: int) -> None:
+        pass
+
+
+class SearchBackend(ABC):
+    """Finds a group's customers by words, and is kept in step with every customer change."""
+
+    name: ClassVar[str]
+
+    @abstractmethod
+    async def search(
+        self,
+        session: AsyncSession,
+        *,
+        group_id: int,
+        query: SearchQuery,
+        include_inactive: bool,
+        limit: int,
+    ) -> list[SearchHit]:
+        """The best hits first (ties by id); never another group's customers."""
+
+    @abstractmethod
+    async def record_change(self, session: AsyncSession, customer: Customer) -> None:
+        """Keep the index in step with a customer just written or deleted, in the same
+        transaction (a database-native index row, or an outbox row for Elasticsearch)."""
+
+    @abstractmethod
+    async def rebuild(self, database: Database, progress: RebuildProgress) -> int:
+        """Rebuild the whole index from the database while searches go on; the number of
+        customers indexed."""
+
+    async def open(self) -> None:
+        """Prepare for use (e.g. make sure an index exists); must not fail when a remote
+        engine is down."""
+        return None
+
+    async def close(self) -> None:
+        """Release connections."""
+        return None

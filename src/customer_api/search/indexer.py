@@ -1,0 +1,121 @@
+"""The indexer: drains the outbox into Elasticsearch, at least once, in order, with backoff.
+
+Each round claims a batch of due entries, re-reads the current state of their customers (so a
+replay sends today's data, never a stale copy), sends one bulk request, deletes the entries
+Elasticsearch took and postpones the others with a growing delay. Entries are only ever deleted
+once indexed; while Elasticsearch is down they wait in the database.
+"""
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from customer_api.core.db import Database
+from customer_api.search import outbox, source
+from customer_api.search.elastic import ElasticError, ElasticIndex, delete_action, index_action
+from customer_api.search.models import SearchOutboxEntry
+
+logger = logging.getLogger("customer_api.search.indexer")
+
+BATCH_SIZE = 500
+IDLE_DELAY = 1.0
+MAX_BACKOFF = 60.0
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    claimed: int = 0
+    indexed: int = 0
+    failed: int = 0
+    error: str | None = None
+    """Set when Elasticsearch could not be reached at all."""
+
+
+class Indexer:
+    def __init__(
+        self, database: Database, index: ElasticIndex, *, batch_size: int = BATCH_SIZE
+    ) -> None:
+        self.database = database
+        self.index = index
+        self.batch_size = batch_size
+        self._index_ready = False
+
+    async def run_once(self) -> RoundResult:
+        """One round: claim, read, send, settle; all in one transaction."""
+        async with self.database.sessions() as session, session.begin():
+            entries = await outbox.claim(session, limit=self.batch_size)
+            if not entries:
+                return RoundResult()
+            return await self._send(session, entries)
+
+    async def _send(self, session: AsyncSession, entries) -> RoundResult:
+        by_customer: dict[int, list[SearchOutboxEntry]] = defaultdict(list)
+        for entry in entries:
+            by_customer[entry.customer_id].append(entry)
+        documents = await source.documents_by_id(session, list(by_customer))
+        actions = [
+            index_action(documents[customer_id], self.index.alias)
+            if customer_id in documents
+            else delete_action(customer_id, max(entry.version for entry in own), self.index.alias)
+            for customer_id, own in by_customer.items()
+        ]
+        try:
+            if not self._index_ready:
+                # Writing to a missing alias would make Elasticsearch create a plain index
+                # with guessed mappings; make the real one first.
+                await self.index.ensure()
+                self._index_ready = True
+            result = await self.index.bulk(actions)
+        except ElasticError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            await outbox.postpone(session, entries, error=error)
+            return RoundResult(claimed=len(entries), failed=len(entries), error=error)
+        done = [e for cid in result.done for e in by_customer[cid]]
+        await outbox.complete(session, done)
+        for customer_id, reason in result.failed.items():
+            await outbox.postpone(session, by_customer[customer_id], error=reason)
+        return RoundResult(claimed=len(entries), indexed=len(done), failed=len(entries) - len(done))
+
+    async def drain(self) -> int:
+        """Run rounds until nothing is due; the number of entries indexed."""
+        indexed = 0
+        while True:
+            result = await self.run_once()
+            indexed += result.indexed
+            if not result.claimed or result.error:
+                return indexed
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set: busy while there is work, idle polls otherwise, and an
+        exponential backoff (with jitter) while Elasticsearch cannot be reached."""
+        failures = 0
+        while not stop.is_set():
+            try:
+                result = await self.run_once()
+            except Exception:  # a database hiccup must not end the indexer
+                logger.exception("indexer round failed")
+                result = RoundResult(error="round failed")
+            if result.error:
+                failures += 1
+                delay = backoff_delay(failures)
+                logger.warning(
+                    "Elasticsearch unavailable (%s); retrying in %.1fs", result.error, delay
+                )
+            else:
+                failures = 0
+                delay = 0.0 if result.claimed else IDLE_DELAY
+            if delay:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
+
+
+def backoff_delay(failures: int) -> float:
+    """1, 2, 4 ... seconds up to a minute, each with up to 10% jitter so that several
+    indexers do not knock on a recovering Elasticsearch at the same instant."""
+    base = min(MAX_BACKOFF, 2.0 ** min(failures - 1, 10))
+    return base * (1 + random.random() / 10)

@@ -1,0 +1,31 @@
+"""The outbox that feeds Elasticsearch, written in the transaction of each customer change."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from customer_api.core.db import Base
+from customer_api.core.timestamps import UTCDateTime, utcnow
+
+# The database-native search indexes are made per dialect by the migration (an FTS5 table on
+# SQLite, a tsvector table on Postgres) and are not mapped: schema comparison leaves them out.
+Base.metadata.info.setdefault("unmapped_table_prefixes", set()).add("customer_search")
+
+
+class SearchOutboxEntry(Base):
+    """ "Customer N changed": the indexer re-reads the customer and sends what it finds (or a
+    delete, when it is gone) to Elasticsearch, then deletes the entry."""
+
+    __tablename__ = "search_outbox"
+    __table_args__ = (Index("ix_search_outbox_available_at_id", "available_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(Integer)  # no foreign key: it outlives a deletion
+    version: Mapped[int] = mapped_column(BigInteger)
+    """Epoch ms of the change: the customer's ``modified``, or the time of its deletion."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    """Not claimed before this moment: pushed back after each failed attempt."""
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

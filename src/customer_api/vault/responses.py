@@ -1,0 +1,73 @@
+"""HTTP details of serving stored bytes: byte ranges, conditional requests, file names."""
+
+import re
+import unicodedata
+from urllib.parse import quote
+
+from customer_api.core.errors import CustomerApiError
+
+# Types a browser may show in place; anything else is offered as a download.
+_SHOWN_INLINE = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "application/pdf"}
+    | {"text/plain"}
+)
+_SINGLE_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# RFC 8187 attr-char, less the letters, digits and "-._~" that quote() keeps anyway.
+_ATTR_CHARS = "!#$&+^`|"
+_FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9 !#$&()+,.;=@\[\]^_`{}~\'-]")
+
+
+class RangeNotSatisfiable(CustomerApiError):
+    status_code = 416
+    code = "range_not_satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__(f"Range: the document has {size} bytes; the range asks for none of them.")
+        self.headers = {"Content-Range": f"bytes */{size}"}
+
+
+def requested_range(
+    range_header: str | None, if_range: str | None, *, size: int, etag: str
+) -> tuple[int, int] | None:
+    """The one byte range asked for, as (start, end exclusive), or None to send everything.
+
+    Several ranges, a malformed Range, or an If-Range that no longer matches are answered with
+    the whole content, as RFC 9110 allows; a range wholly past the end is RangeNotSatisfiable.
+    """
+    if range_header is None or (if_range is not None and if_range.strip() != etag):
+        return None
+    match = _SINGLE_RANGE.match(range_header)
+    if match is None or match.groups() == ("", ""):
+        return None
+    first, last = match.groups()
+    if first:
+        start = int(first)
+        if last and int(last) < start:
+            return None
+        if start >= size:
+            raise RangeNotSatisfiable(size)
+        return start, (min(int(last) + 1, size) if last else size)
+    suffix = int(last)
+    if suffix == 0 or size == 0:
+        raise RangeNotSatisfiable(size)
+    return max(0, size - suffix), size
+
+
+def not_modified(if_none_match: str | None, etag: str) -> bool:
+    """Whether the client's copy (If-None-Match, weak comparison) is current."""
+    if if_none_match is None:
+        return False
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return "*" in tags or etag in tags
+
+
+def content_disposition(file_name: str | None, mime_type: str) -> str:
+    """``inline`` or ``attachment`` with the file name: an ASCII ``filename`` for old clients
+    and the exact name as ``filename*`` (RFC 6266, RFC 8187)."""
+    disposition = "inline" if mime_type in _SHOWN_INLINE else "attachment"
+    if not file_name:
+        return disposition
+    ascii_name = unicodedata.normalize("NFKD", file_name).encode("ascii", "ignore").decode()
+    fallback = _FALLBACK_UNSAFE.sub("_", ascii_name).strip() or "download"
+    exact = quote(file_name, safe=_ATTR_CHARS)
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{exact}"

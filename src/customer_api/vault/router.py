@@ -1,0 +1,100 @@
+"""/vault: a document's bytes and its thumbnail. The key may be sent as ``?api_key=`` too, so
+that a browser can show them."""
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.db import SessionDep
+from customer_api.core.schemas import error_responses
+from customer_api.documents import service as documents_service
+from customer_api.vault import thumbnails
+from customer_api.vault.dependencies import VaultDep
+from customer_api.vault.responses import content_disposition, not_modified, requested_range
+
+router = APIRouter(prefix="/vault", tags=["vault"])
+
+# Every answer revalidates with the ETag; only the caller may keep a copy.
+_CACHING = {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"}
+
+
+@router.head("/document/{document_uuid}", include_in_schema=False)
+@router.get(
+    "/document/{document_uuid}",
+    summary="Get a document's content",
+    description="The stored bytes with their sniffed Content-Type. Supports `Range` (one range: "
+    "206) and `If-None-Match` (304).",
+    response_class=Response,
+    responses={
+        200: {"description": "The content", "content": {"application/octet-stream": {}}},
+        206: {"description": "The requested byte range"},
+        304: {"description": "The client's copy is current"},
+        416: {"description": "The range lies past the end of the content"},
+        **error_responses(404),
+    },
+)
+async def document_content(
+    document_uuid: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    vault: VaultDep,
+) -> Response:
+    document = await documents_service.get_stored_document(
+        session, group_id=principal.group_id, ref=document_uuid
+    )
+    size, etag = document.size or 0, f'"{document.sha256}"'
+    headers = {
+        **_CACHING,
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(document.file_name, document.mime_type),
+    }
+    if not_modified(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    byte_range = requested_range(
+        request.headers.get("range"), request.headers.get("if-range"), size=size, etag=etag
+    )
+    start, end = byte_range or (0, size)
+    headers["Content-Length"] = str(end - start)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=document.mime_type)
+    chunks = await vault.read_range(document.storage_key, start, end)
+    return StreamingResponse(
+        chunks, status_code=status, headers=headers, media_type=document.mime_type
+    )
+
+
+@router.get(
+    "/thumbnail/{document_uuid}",
+    summary="Get a document's thumbnail",
+    description="A JPEG of at most 512 pixels a side for images and PDFs (made once, then kept); "
+    "a PNG icon for the document's kind otherwise (and for links: their URL is never fetched).",
+    response_class=Response,
+    responses={
+        200: {"description": "The thumbnail", "content": {"image/jpeg": {}, "image/png": {}}},
+        304: {"description": "The client's copy is current"},
+        **error_responses(404),
+    },
+)
+async def document_thumbnail(
+    document_uuid: str,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    vault: VaultDep,
+) -> Response:
+    document = await documents_service.get_document(
+        session, group_id=principal.group_id, ref=document_uuid
+    )
+    thumbnail = await thumbnails.thumbnail_of(
+        vault, storage_key=document.storage_key, mime_type=document.mime_type
+    )
+    headers = {**_CACHING, "ETag": thumbnail.etag}
+    if not_modified(request.headers.get("if-none-match"), thumbnail.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(thumbnail.content, media_type=thumbnail.media_type, headers=headers)

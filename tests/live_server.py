@@ -1,0 +1,99 @@
+"""``customer-api serve`` as a real process on a free loopback port, for tests that need a real
+server (a browser, the process's own log output, several workers)."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+KEY = re.compile(r"cak_[A-Za-z0-9_-]{43}")
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+STARTUP_SECONDS = 90
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    workdir: Path
+    process: subprocess.Popen
+
+    @property
+    def stdout(self) -> str:
+        return (self.workdir / "stdout.txt").read_text()
+
+    @property
+    def stderr(self) -> str:
+        return (self.workdir / "stderr.txt").read_text()
+
+    def log_lines(self) -> list[dict]:
+        return [json.loads(line) for line in self.stderr.splitlines()]
+
+    def wait_for_log(self, wanted: Callable[[dict], bool], seconds: float = 10) -> list[dict]:
+        """The log lines once one is ``wanted``: a request's access line is written just after
+        its response went out."""
+        deadline = time.monotonic() + seconds
+        while not any(wanted(line) for line in self.log_lines()):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no such log line in:\n{self.stderr}")
+            time.sleep(0.05)
+        return self.log_lines()
+
+    @property
+    def first_key(self) -> str:
+        return KEY.search(self.stdout).group(0)
+
+
+@contextmanager
+def live_server(workdir: Path, *args: str) -> Iterator[LiveServer]:
+    """Start the server in ``workdir`` (its ./data is the database and vault) and wait until
+    /health answers; stop it afterwards."""
+    port = free_port()
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")}
+    clean_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    # This checkout's code, whatever an installed copy or a relative PYTHONPATH would give.
+    python_path = os.pathsep.join(filter(None, [str(SOURCE), clean_env.get("PYTHONPATH")]))
+    clean_env["PYTHONPATH"] = python_path
+    with (workdir / "stdout.txt").open("w") as out, (workdir / "stderr.txt").open("w") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "customer_api", "serve", "--port", str(port), *args],
+            cwd=workdir,
+            env=clean_env,
+            stdout=out,
+            stderr=err,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", workdir, process)
+    try:
+        _wait_until_healthy(server)
+        yield server
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_until_healthy(server: LiveServer) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.stderr}")
+        try:
+            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server not healthy after {STARTUP_SECONDS}s:\n{server.stderr}")

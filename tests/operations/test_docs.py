@@ -1,0 +1,55 @@
+"""The docs pages work without internet: every asset comes from this server."""
+
+import re
+
+import pytest
+
+ASSET = re.compile(r'(?:src|href)="([^"]+)"')
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_docs_pages_name_no_outside_address(anonymous, page: str) -> None:
+    response = await anonymous.get(page)
+    assert response.status_code == 200
+    html = response.text
+    assert "http://" not in html and "https://" not in html and '"//' not in html
+    assets = ASSET.findall(html)
+    assert assets and all(asset.startswith("/static-offline-docs/") for asset in assets)
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+async def test_docs_assets_are_served_here(anonymous, page: str) -> None:
+    html = (await anonymous.get(page)).text
+    for asset in ASSET.findall(html):
+        response = await anonymous.get(asset)
+        assert response.status_code == 200, asset
+        assert len(response.content) > 1000, asset
+        expected = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+        suffix = asset[asset.rindex(".") :]
+        assert expected[suffix] in response.headers["content-type"], asset
+
+
+async def test_swagger_ui_remembers_the_key_and_asks_no_validator(anonymous) -> None:
+    html = (await anonymous.get("/docs")).text
+    assert '"persistAuthorization": true' in html
+    assert '"validatorUrl": null' in html
+    assert "url: '/openapi.json'" in html
+
+
+async def test_the_api_key_is_the_authorize_scheme(anonymous) -> None:
+    document = (await anonymous.get("/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["ApiKeyHeader"] == {"type": "apiKey", "in": "header", "name": "API-Key"}
+    assert schemes["ApiKeyQuery"] == {"type": "apiKey", "in": "query", "name": "api_key"}
+    assert schemes["Bearer"]["scheme"] == "bearer"
+    listing = document["paths"]["/api/1/customer"]["get"]
+    assert {"ApiKeyHeader": []} in listing["security"]
+
+
+async def test_document_lists_the_statuses_the_server_really_sends(anonymous) -> None:
+    document = (await anonymous.get("/openapi.json")).json()
+    operations = [op for ops in document["paths"].values() for op in ops.values()]
+    assert all("422" not in operation["responses"] for operation in operations)
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    create = document["paths"]["/api/1/customer"]["post"]["responses"]
+    assert create["413"]["content"] == create["406"]["content"]

@@ -1,0 +1,138 @@
+"""Rebuilding the database's own search index: in place, from the customers, and by command."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import customer_api
+from tests.search.helpers import RecordedProgress, create, names
+
+# This checkout's package, wherever the command runs from.
+SOURCE_DIR = str(Path(customer_api.__file__).resolve().parents[1])
+INDEX_TABLES = {"sqlite": "customer_search_fts", "postgres": "customer_search"}
+
+
+async def _run_sql(app, statement: str) -> None:
+    async with app.state.database.engine.begin() as connection:
+        await connection.execute(text(statement))
+
+
+async def test_rebuild_restores_a_lost_index(app, client, backend) -> None:
+    await create(client, "Wendy Warner")
+    await create(client, "Horse Stables", customerProjects=[{"name": "Barn"}])
+    await _run_sql(app, f"DELETE FROM {INDEX_TABLES[backend]}")
+    assert await names(client, "wendy barn") == []
+
+    assert await app.state.search.rebuild(app.state.database, RecordedProgress()) == 2
+    assert sorted(await names(client, "wendy barn")) == ["Horse Stables", "Wendy Warner"]
+
+
+@pytest.fixture
+async def without_delete_trigger(app, backend):
+    """SQLite without the trigger that deletes index entries with their customer (as after a
+    table rebuild that lost it): entries of customers deleted behind the service stay."""
+    if backend != "sqlite":
+        pytest.skip("on Postgres a foreign key makes an entry without its customer impossible")
+    await _run_sql(app, "DROP TRIGGER customer_search_fts_delete")
+    yield
+    await _run_sql(
+        app,
+        "CREATE TRIGGER customer_search_fts_delete AFTER DELETE ON customers BEGIN "
+        "DELETE FROM customer_search_fts WHERE rowid = old.id; END",
+    )
+
+
+async def _index_size(app, backend: str) -> int:
+    async with app.state.database.engine.connect() as connection:
+        return await connection.scalar(text(f"SELECT count(*) FROM {INDEX_TABLES[backend]}"))
+
+
+async def test_deleting_through_the_api_removes_the_entry(
+    app, client, backend, without_delete_trigger
+) -> None:
+    customer = await create(client, "Ghost")
+    await client.delete(f"/api/1/customer/{customer['id']}")
+    assert await _index_size(app, backend) == 0
+
+
+async def test_a_left_over_entry_is_never_found(
+    app, client, backend, without_delete_trigger
+) -> None:
+    ghost = await create(client, "Ghost")
+    await _run_sql(app, f"DELETE FROM customers WHERE id = {ghost['id']}")
+    assert await names(client, "ghost") == []
+    # SQLite reuses the highest id: the new customer's entry replaces the old one.
+    real = await create(client, "Real")
+    assert real["id"] == ghost["id"]
+    assert await names(client, "ghost") == []
+    assert await names(client, "real") == ["Real"]
+
+
+async def test_rebuild_drops_entries_of_customers_that_are_gone(
+    app, client, backend, without_delete_trigger
+) -> None:
+    ghost = await create(client, "Ghost")
+    await _run_sql(app, f"DELETE FROM customers WHERE id = {ghost['id']}")
+    assert await _index_size(app, backend) == 1
+    await app.state.search.rebuild(app.state.database, RecordedProgress())
+    assert await _index_size(app, backend) == 0
+
+
+async def test_deleting_a_group_empties_its_index(app, client, acme, backend) -> None:
+    await create(client, "Wendy")
+    await _run_sql(app, f"DELETE FROM groups WHERE id = {acme.group_id}")
+    assert await _index_size(app, backend) == 0
+
+
+def _cli(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")},
+        "PYTHONPATH": SOURCE_DIR,
+        "CUSTOMER_API_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        **{f"CUSTOMER_API_{name.upper()}": value for name, value in settings.items()},
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "customer_api", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_reindex_command_indexes_customers_written_without_search(tmp_path: Path) -> None:
+    assert _cli(tmp_path, "keys", "create", "--group", "Acme").returncode == 0
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        (group_id,) = db.execute("SELECT id FROM groups").fetchone()
+        db.executemany(
+            "INSERT INTO customers (uuid, group_id, name, active, created, modified) "
+            "VALUES (?, ?, ?, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+            [(uuid.uuid4().hex, group_id, f"Imported {number}") for number in range(3)],
+        )
+    result = _cli(tmp_path, "reindex")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "indexed 3 customers (sqlite-fts5)"
+    with sqlite3.connect(tmp_path / "cli.db") as db:
+        found = db.execute(
+            "SELECT count(*) FROM customer_search_fts WHERE customer_search_fts MATCH 'imported'"
+        ).fetchone()
+    assert found == (3,)
+
+
+def test_indexer_command_needs_elasticsearch(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "indexer")
+    assert result.returncode == 2
+    assert "CUSTOMER_API_ELASTICSEARCH_URL is not set" in result.stderr
+
+
+def test_reindex_command_reports_an_unreachable_elasticsearch(tmp_path: Path) -> None:
+    result = _cli(tmp_path, "reindex", elasticsearch_url="http://127.0.0.1:9")
+    assert result.returncode == 1
+    assert result.stderr.startswith("reindex failed:")
