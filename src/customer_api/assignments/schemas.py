@@ -1,8 +1,8 @@
 """The family's JSON: request bodies (camelCase, unknown fields refused) and answers."""
 
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, Field, StrictInt, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from customer_api.assignments.models import REFERENCE_LENGTH, CustomerEmployee, Employee, Route
@@ -40,11 +40,31 @@ def designate(value: int | str, *, external: bool) -> Key:
     )
 
 
+# What ``designate`` accepts as an id: a whole number, or its digits in a string.
+ID_SCHEMA = {"anyOf": [{"type": "integer"}, {"type": "string", "pattern": "^[0-9]+$"}]}
+
+
+def _ids_or_references(schema: dict[str, Any], model: type["DesignatingInput"]) -> None:
+    """Document the rule: without useExternalId the designating fields take ids only; with
+    ``useExternalId: true`` they take references (a number is read as one)."""
+    by_id: dict[str, Any] = {"useExternalId": {"enum": [False, None]}}
+    for name in model.DESIGNATING:
+        field = schema["properties"][name]
+        by_id[name] = {"items": ID_SCHEMA} if field.get("type") == "array" else ID_SCHEMA
+    schema["oneOf"] = [
+        {"properties": by_id},
+        {"properties": {"useExternalId": {"const": True}}, "required": ["useExternalId"]},
+    ]
+
+
 class DesignatingInput(CamelInput):
     """A body whose ``userId``/``customerId`` fields are ids, or references with useExternalId.
 
     ``useExternalId`` is declared first so that it is read before the fields it governs.
     """
+
+    model_config = ConfigDict(json_schema_extra=_ids_or_references)
+    DESIGNATING: ClassVar[tuple[str, ...]] = ()
 
     use_external_id: bool | None = Field(
         default=None, description="true: userId and customerId(s) are references"
@@ -58,6 +78,7 @@ class DesignatingInput(CamelInput):
 class AssignmentWrite(DesignatingInput):
     """Assign a customer to an employee (create), or reassign (update)."""
 
+    DESIGNATING = ("userId", "customerId")
     user_id: IdOrReference
     customer_id: IdOrReference
 
@@ -89,6 +110,7 @@ class UserCreate(UserUpdate):
 class RouteUpdate(DesignatingInput):
     """A route's fields; on update, fields left out stay (``customerIds`` replaces the stops)."""
 
+    DESIGNATING = ("userId", "customerIds")
     reference: Reference | None = None
     name: Name = None  # type: ignore[assignment]
     user_id: IdOrReference = None  # type: ignore[assignment]

@@ -1,16 +1,19 @@
 """What every endpoint of the family shares: the key, unknown parameters, ids, list envelopes."""
 
-from collections.abc import Callable, Sequence
-from typing import Annotated, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import WithJsonSchema
 
 from customer_api.assignments.errors import InvalidParam
 from customer_api.assignments.query import (
     DATE_FILTERS,
+    DEFAULT_SORT,
+    ORDERS,
     MomentFilter,
     Page,
     read_date_filters,
@@ -51,7 +54,28 @@ async def known_query_only(request: Request, _principal: CurrentPrincipal) -> No
         raise InvalidParam.unknown(unknown)
 
 
-def _path_id(id: Annotated[str, Path(description="The id of the wanted record")]) -> int:
+# Parameters are read from their raw text so that a wrong one is answered in the family's own
+# words (invalid_param_type, invalid_datetime_format); the document still states their real type.
+# An empty query value (``?max=``) counts as absent, and the document says so too.
+def _documented(schema: dict[str, Any], *, empty_allowed: bool = True) -> WithJsonSchema:
+    if empty_allowed:
+        schema = {"anyOf": [*schema.get("anyOf", [schema]), {"type": "string", "maxLength": 0}]}
+    return WithJsonSchema(schema)
+
+
+_INTEGER = _documented({"type": "integer"}, empty_allowed=False)
+_COUNT = _documented({"type": "integer", "minimum": 0})
+_PAGE_SIZE = _documented({"type": "integer", "minimum": 1})
+_ORDER = _documented({"type": "string", "enum": list(ORDERS)})
+_MOMENT = _documented(
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+)
+BOOLEAN = _documented({"type": "boolean"})
+
+
+def _path_id(
+    id: Annotated[str, Path(description="The id of the wanted record"), _INTEGER],
+) -> int:
     return read_integer("id", id)
 
 
@@ -83,17 +107,22 @@ def _date_description(name: str) -> str:
     )
 
 
-def _date_query(name: str):
-    return Query(description=_date_description(name), max_length=64)
+def _date_query(name: str) -> Any:
+    return Annotated[str | None, Query(description=_date_description(name), max_length=64), _MOMENT]
 
 
 class ListParams:
     """Paging, order and the eight date filters every list of the family takes."""
 
+    sort: str | None = None
+    sorts: Iterable[str] = ()
+
     def __init__(
         self,
         offset: Annotated[
-            str | None, Query(description="Where to start in the whole result (default 0)")
+            str | None,
+            Query(description="Where to start in the whole result (default 0)"),
+            _COUNT,
         ] = None,
         max_: Annotated[
             str | None,
@@ -102,19 +131,19 @@ class ListParams:
                 description="How many to return: default 100, at most 1000 (more is served "
                 "as 1000)",
             ),
+            _PAGE_SIZE,
         ] = None,
-        sort: Annotated[str | None, Query(description="The field to order by")] = None,
-        order: Annotated[str | None, Query(description="asc (default) or desc")] = None,
-        dateCreated_gt: Annotated[str | None, _date_query("dateCreated_gt")] = None,
-        dateCreated_gte: Annotated[str | None, _date_query("dateCreated_gte")] = None,
-        dateCreated_lt: Annotated[str | None, _date_query("dateCreated_lt")] = None,
-        dateCreated_lte: Annotated[str | None, _date_query("dateCreated_lte")] = None,
-        lastUpdated_gt: Annotated[str | None, _date_query("lastUpdated_gt")] = None,
-        lastUpdated_gte: Annotated[str | None, _date_query("lastUpdated_gte")] = None,
-        lastUpdated_lt: Annotated[str | None, _date_query("lastUpdated_lt")] = None,
-        lastUpdated_lte: Annotated[str | None, _date_query("lastUpdated_lte")] = None,
+        order: Annotated[str | None, Query(description="asc (default) or desc"), _ORDER] = None,
+        dateCreated_gt: _date_query("dateCreated_gt") = None,
+        dateCreated_gte: _date_query("dateCreated_gte") = None,
+        dateCreated_lt: _date_query("dateCreated_lt") = None,
+        dateCreated_lte: _date_query("dateCreated_lte") = None,
+        lastUpdated_gt: _date_query("lastUpdated_gt") = None,
+        lastUpdated_gte: _date_query("lastUpdated_gte") = None,
+        lastUpdated_lt: _date_query("lastUpdated_lt") = None,
+        lastUpdated_lte: _date_query("lastUpdated_lte") = None,
     ) -> None:
-        self.offset, self.max, self.sort, self.order = offset, max_, sort, order
+        self.offset, self.max, self.order = offset, max_, order
         self.dates = {
             "dateCreated_gt": dateCreated_gt,
             "dateCreated_gte": dateCreated_gte,
@@ -126,9 +155,13 @@ class ListParams:
             "lastUpdated_lte": lastUpdated_lte,
         }
 
-    def page(self, sorts: Sequence[str]) -> Page:
+    def page(self) -> Page:
         return read_page(
-            offset=self.offset, size=self.max, sort=self.sort, order=self.order, sorts=sorts
+            offset=self.offset,
+            size=self.max,
+            sort=self.sort,
+            order=self.order,
+            sorts=list(self.sorts),
         )
 
     def moments(self) -> list[MomentFilter]:
@@ -140,7 +173,22 @@ class ListParams:
         return [(name, value) for name, value in given.items() if value]
 
 
-ListQuery = Annotated[ListParams, Depends()]
+def list_query(sorts: Iterable[str]) -> Any:
+    """The parameters of a list whose rows can be ordered by ``sorts`` (documented as such)."""
+    choices = list(sorts)
+
+    def read(
+        params: Annotated[ListParams, Depends()],
+        sort: Annotated[
+            str | None,
+            Query(description=f"The field to order by (default {DEFAULT_SORT})"),
+            _documented({"type": "string", "enum": choices}),
+        ] = None,
+    ) -> ListParams:
+        params.sort, params.sorts = sort, choices
+        return params
+
+    return Annotated[ListParams, Depends(read)]
 
 
 def given(value: str | None) -> str | None:

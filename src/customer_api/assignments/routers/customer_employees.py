@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Request
 
 from customer_api.assignments.models import CustomerEmployee
 from customer_api.assignments.routers.common import (
-    ListQuery,
     PathId,
     PathReference,
     TextFilter,
     given,
     known_query_only,
+    list_query,
     page_of,
 )
 from customer_api.assignments.schemas import (
@@ -26,6 +26,7 @@ from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
+ListQuery = list_query(service.SORTS)
 router = APIRouter(
     prefix=f"{ASSIGNMENTS_PREFIX}/customerEmployees",
     tags=["customer employees"],
@@ -69,7 +70,7 @@ async def list_assignments(
     customerReference: TextFilter = None,
     employeeReference: TextFilter = None,
 ) -> PageOf[AssignmentRead]:
-    page = params.page(list(service.SORTS))
+    page = params.page()
     filters = service.AssignmentFilters(
         params.moments(),
         customer_reference=given(customerReference),

@@ -6,12 +6,13 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from customer_api.assignments.query import is_true
 from customer_api.assignments.routers.common import (
-    ListQuery,
+    BOOLEAN,
     PathId,
     PathReference,
     TextFilter,
     given,
     known_query_only,
+    list_query,
     page_of,
 )
 from customer_api.assignments.schemas import CustomerRead, PageOf, error_responses
@@ -20,6 +21,7 @@ from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
+ListQuery = list_query(service.SORTS)
 router = APIRouter(
     prefix=f"{ASSIGNMENTS_PREFIX}/customers",
     tags=["customers (v1.0)"],
@@ -38,10 +40,12 @@ async def list_customers(
     reference: TextFilter = None,
     name: TextFilter = None,
     isActive: Annotated[
-        str | None, Query(description="true: only active customers; false: only inactive ones")
+        str | None,
+        Query(description="true: only active customers; false: only inactive ones"),
+        BOOLEAN,
     ] = None,
 ) -> PageOf[CustomerRead]:
-    page = params.page(list(service.SORTS))
+    page = params.page()
     filters = service.CustomerFilters(
         params.moments(),
         reference=given(reference),

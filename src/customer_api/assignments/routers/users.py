@@ -6,12 +6,12 @@ from fastapi import APIRouter, Depends, Request
 
 from customer_api.assignments.models import Employee
 from customer_api.assignments.routers.common import (
-    ListQuery,
     PathId,
     PathReference,
     TextFilter,
     given,
     known_query_only,
+    list_query,
     page_of,
 )
 from customer_api.assignments.schemas import (
@@ -27,6 +27,7 @@ from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
+ListQuery = list_query(service.SORTS)
 router = APIRouter(
     prefix=f"{ASSIGNMENTS_PREFIX}/users",
     tags=["users"],
@@ -61,7 +62,7 @@ async def list_users(
     params: ListQuery,
     reference: TextFilter = None,
 ) -> PageOf[UserRead]:
-    page = params.page(list(service.SORTS))
+    page = params.page()
     filters = service.UserFilters(params.moments(), reference=given(reference))
     listing = await service.list_users(
         session, group_id=principal.group_id, page=page, filters=filters
