@@ -1,10 +1,10 @@
 """What every endpoint of the family shares: the key, unknown parameters, ids, list envelopes."""
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
-from fastapi import Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import WithJsonSchema
@@ -20,9 +20,11 @@ from customer_api.assignments.query import (
     read_integer,
     read_page,
 )
-from customer_api.assignments.schemas import PageOf, Paging
+from customer_api.assignments.schemas import PageOf, Paging, error_responses
 from customer_api.assignments.service.common import Listing
 from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.db import SessionDep
+from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
 # The key may travel as a query parameter on every request.
 KEY_PARAMETERS = frozenset({"api_key", "api_token"})
@@ -81,6 +83,39 @@ def _path_id(
 
 PathId = Annotated[int, Depends(_path_id)]
 PathReference = Annotated[str, Path(description="A reference (external id)", pattern=_NO_NUL)]
+BY_ID = "/{id}"
+BY_REFERENCE = "/reference/{reference}"
+# The statuses of an endpoint that addresses one record.
+FOUND = error_responses(400, 404)
+
+
+def family_router(resource: str, tag: str) -> APIRouter:
+    """A router of the family: key required, unknown query parameters refused, and a body
+    without Content-Type read as JSON."""
+    return APIRouter(
+        prefix=f"{ASSIGNMENTS_PREFIX}/{resource}",
+        tags=[tag],
+        dependencies=[Depends(known_query_only)],
+        responses=error_responses(400),
+        strict_content_type=False,
+    )
+
+
+def lookups(find: Callable[..., Awaitable[Row]]) -> tuple[Any, Any]:
+    """The dependencies that find the group's record named by the path, by id and by reference;
+    ``find(session, group_id=..., key=...)`` answers the family's 404 itself."""
+
+    async def by_id(id: PathId, session: SessionDep, principal: CurrentPrincipal) -> Row:
+        return await find(session, group_id=principal.group_id, key=id)
+
+    async def by_reference(
+        reference: PathReference, session: SessionDep, principal: CurrentPrincipal
+    ) -> Row:
+        return await find(session, group_id=principal.group_id, key=reference)
+
+    return Depends(by_id), Depends(by_reference)
+
+
 TextFilter = Annotated[
     str | None,
     Query(

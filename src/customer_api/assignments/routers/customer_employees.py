@@ -2,15 +2,17 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from customer_api.assignments.models import CustomerEmployee
 from customer_api.assignments.routers.common import (
+    BY_ID,
+    FOUND,
     PathId,
     PathReference,
     TextFilter,
+    family_router,
     given,
-    known_query_only,
     list_query,
     page_of,
 )
@@ -19,21 +21,13 @@ from customer_api.assignments.schemas import (
     AssignmentWrite,
     Deleted,
     PageOf,
-    error_responses,
 )
 from customer_api.assignments.service import assignments as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
-from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
 ListQuery = list_query(service.SORTS)
-router = APIRouter(
-    prefix=f"{ASSIGNMENTS_PREFIX}/customerEmployees",
-    tags=["customer employees"],
-    dependencies=[Depends(known_query_only)],
-    responses=error_responses(400),
-    strict_content_type=False,
-)
+router = family_router("customerEmployees", "customer employees")
 
 
 async def _by_id(id: PathId, session: SessionDep, principal: CurrentPrincipal) -> CustomerEmployee:
@@ -56,9 +50,7 @@ async def _by_references(
 
 ById = Annotated[CustomerEmployee, Depends(_by_id)]
 ByReferences = Annotated[CustomerEmployee, Depends(_by_references)]
-BY_ID = "/{id}"
 BY_REFERENCES = "/reference/{customerRef}/{userRef}"
-FOUND = error_responses(400, 404)
 
 
 @router.get("", summary="List the assigned customers to employees")

@@ -2,33 +2,30 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Query, Request
 
 from customer_api.assignments.query import is_true
 from customer_api.assignments.routers.common import (
     BOOLEAN,
-    PathId,
-    PathReference,
+    BY_ID,
+    BY_REFERENCE,
+    FOUND,
     TextFilter,
+    family_router,
     given,
-    known_query_only,
     list_query,
+    lookups,
     page_of,
 )
-from customer_api.assignments.schemas import CustomerRead, PageOf, error_responses
+from customer_api.assignments.schemas import CustomerRead, PageOf
 from customer_api.assignments.service import customers as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
-from customer_api.core.errors import ASSIGNMENTS_PREFIX
+from customer_api.customers.models import Customer
 
 ListQuery = list_query(service.SORTS)
-router = APIRouter(
-    prefix=f"{ASSIGNMENTS_PREFIX}/customers",
-    tags=["customers (v1.0)"],
-    dependencies=[Depends(known_query_only)],
-    responses=error_responses(400),
-)
-FOUND = error_responses(400, 404)
+router = family_router("customers", "customers (v1.0)")
+_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_customer)
 
 
 @router.get("", summary="List the customers")
@@ -59,17 +56,13 @@ async def list_customers(
     return page_of(request, page=page, listing=listing, filters=echoed, show=CustomerRead.of)
 
 
-@router.get("/{id}", summary="Show a customer", responses=FOUND)
-async def show_customer(
-    id: PathId, session: SessionDep, principal: CurrentPrincipal
-) -> CustomerRead:
-    customer = await service.get_customer(session, group_id=principal.group_id, key=id)
+@router.get(BY_ID, summary="Show a customer", responses=FOUND)
+async def show_customer(customer: Annotated[Customer, _FIND_BY_ID]) -> CustomerRead:
     return CustomerRead.of(customer)
 
 
-@router.get("/reference/{reference}", summary="Show a customer by reference", responses=FOUND)
+@router.get(BY_REFERENCE, summary="Show a customer by reference", responses=FOUND)
 async def show_customer_by_reference(
-    reference: PathReference, session: SessionDep, principal: CurrentPrincipal
+    customer: Annotated[Customer, _FIND_BY_REFERENCE],
 ) -> CustomerRead:
-    customer = await service.get_customer(session, group_id=principal.group_id, key=reference)
     return CustomerRead.of(customer)

@@ -2,16 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 
 from customer_api.assignments.models import Route
 from customer_api.assignments.routers.common import (
-    PathId,
-    PathReference,
+    BY_ID,
+    BY_REFERENCE,
+    FOUND,
     TextFilter,
+    family_router,
     given,
-    known_query_only,
     list_query,
+    lookups,
     page_of,
 )
 from customer_api.assignments.schemas import (
@@ -20,38 +22,18 @@ from customer_api.assignments.schemas import (
     RouteCreate,
     RouteRead,
     RouteUpdate,
-    error_responses,
 )
 from customer_api.assignments.service import routes as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
-from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
 ListQuery = list_query(service.SORTS)
-router = APIRouter(
-    prefix=f"{ASSIGNMENTS_PREFIX}/routes",
-    tags=["routes"],
-    dependencies=[Depends(known_query_only)],
-    responses=error_responses(400),
-    strict_content_type=False,
-)
+router = family_router("routes", "routes")
 
 
-async def _by_id(id: PathId, session: SessionDep, principal: CurrentPrincipal) -> Route:
-    return await service.get_route(session, group_id=principal.group_id, key=id)
-
-
-async def _by_reference(
-    reference: PathReference, session: SessionDep, principal: CurrentPrincipal
-) -> Route:
-    return await service.get_route(session, group_id=principal.group_id, key=reference)
-
-
-ById = Annotated[Route, Depends(_by_id)]
-ByReference = Annotated[Route, Depends(_by_reference)]
-BY_ID = "/{id}"
-BY_REFERENCE = "/reference/{reference}"
-FOUND = error_responses(400, 404)
+_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_route)
+ById = Annotated[Route, _FIND_BY_ID]
+ByReference = Annotated[Route, _FIND_BY_REFERENCE]
 RULE = (
     "Every customer visited must be assigned to the route's user (400 save_not_authorized). "
     "With `useExternalId: true`, `userId` and `customerIds` are references."

@@ -2,16 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Request
 
 from customer_api.assignments.models import Employee
 from customer_api.assignments.routers.common import (
-    PathId,
-    PathReference,
+    BY_ID,
+    BY_REFERENCE,
+    FOUND,
     TextFilter,
+    family_router,
     given,
-    known_query_only,
     list_query,
+    lookups,
     page_of,
 )
 from customer_api.assignments.schemas import (
@@ -20,38 +22,18 @@ from customer_api.assignments.schemas import (
     UserCreate,
     UserRead,
     UserUpdate,
-    error_responses,
 )
 from customer_api.assignments.service import users as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
-from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
 ListQuery = list_query(service.SORTS)
-router = APIRouter(
-    prefix=f"{ASSIGNMENTS_PREFIX}/users",
-    tags=["users"],
-    dependencies=[Depends(known_query_only)],
-    responses=error_responses(400),
-    strict_content_type=False,
-)
+router = family_router("users", "users")
 
 
-async def _by_id(id: PathId, session: SessionDep, principal: CurrentPrincipal) -> Employee:
-    return await service.get_user(session, group_id=principal.group_id, key=id)
-
-
-async def _by_reference(
-    reference: PathReference, session: SessionDep, principal: CurrentPrincipal
-) -> Employee:
-    return await service.get_user(session, group_id=principal.group_id, key=reference)
-
-
-ById = Annotated[Employee, Depends(_by_id)]
-ByReference = Annotated[Employee, Depends(_by_reference)]
-BY_ID = "/{id}"
-BY_REFERENCE = "/reference/{reference}"
-FOUND = error_responses(400, 404)
+_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_user)
+ById = Annotated[Employee, _FIND_BY_ID]
+ByReference = Annotated[Employee, _FIND_BY_REFERENCE]
 
 
 @router.get("", summary="List the users")
