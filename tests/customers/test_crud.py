@@ -16,7 +16,7 @@ async def create(client, **fields):
     return response.json()
 
 
-async def test_create_with_projects_as_in_the_seed(client) -> None:
+async def test_create_with_projects_as_documented(client) -> None:
     response = await client.post("/api/1/customer", json=WENDY)
     assert response.status_code == 200
     body = response.json()

@@ -17,7 +17,7 @@ async def documents_of(client, customer: dict) -> list[dict]:
     return response.json()["documents"]
 
 
-async def test_seed_three_step_flow(client) -> None:
+async def test_documented_three_step_flow(client) -> None:
     customer = await create_customer(client)
     uploaded = await upload(client, files.jpeg(), "myimage.jpg", "image/jpeg")
     await client.put(

@@ -9,7 +9,7 @@ from tests.documents.helpers import (
     upload,
 )
 
-SEED_LINK = {
+WEB_LINK = {
     "contentUrl": "http://www.cbu.edu.zm/downloads/pdf-sample.pdf",
     "mimeType": "application/pdf",
     "fileName": "pdf-sample.pdf",
@@ -21,12 +21,12 @@ async def put_documents(client, customer: dict, documents: list):
     return await client.put(f"/api/1/customer/{customer['id']}", json={"documents": documents})
 
 
-async def test_seed_external_link_flow(client, acme) -> None:
+async def test_documented_external_link_flow(client, acme) -> None:
     customer = await create_customer(client)
-    response = await put_documents(client, customer, [SEED_LINK])
+    response = await put_documents(client, customer, [WEB_LINK])
     assert response.status_code == 200
     [link] = response.json()["documents"]
-    assert link["contentUrl"] == SEED_LINK["contentUrl"]
+    assert link["contentUrl"] == WEB_LINK["contentUrl"]
     assert link["mimeType"] == "application/pdf"
     assert link["fileName"] == "pdf-sample.pdf"
     assert link["description"] == "Very important instructions"
@@ -42,9 +42,9 @@ async def test_seed_external_link_flow(client, acme) -> None:
 async def test_the_list_becomes_the_customers_documents_in_order(client) -> None:
     customer = await create_customer(client)
     uploaded = await upload(client, b"scan\n", "scan.txt")
-    first = await put_documents(client, customer, [SEED_LINK, {"uuid": uploaded["uuid"]}])
+    first = await put_documents(client, customer, [WEB_LINK, {"uuid": uploaded["uuid"]}])
     link, referenced = first.json()["documents"]
-    assert link["contentUrl"] == SEED_LINK["contentUrl"]
+    assert link["contentUrl"] == WEB_LINK["contentUrl"]
     assert referenced["uuid"] == uploaded["uuid"]
     assert referenced["contentUrl"] == uploaded["contentUrl"]
     # Reordered and shortened: the link is detached, the upload stays.
@@ -55,7 +55,7 @@ async def test_the_list_becomes_the_customers_documents_in_order(client) -> None
 
 
 async def test_documents_left_out_are_left_alone(client) -> None:
-    customer = await create_customer(client, documents=[SEED_LINK])
+    customer = await create_customer(client, documents=[WEB_LINK])
     assert len(customer["documents"]) == 1
     response = await client.put(f"/api/1/customer/{customer['id']}", json={"city": "Lund"})
     assert response.json()["documents"] == customer["documents"]
@@ -63,7 +63,7 @@ async def test_documents_left_out_are_left_alone(client) -> None:
 
 async def test_sending_back_the_documents_as_read_changes_nothing(client, app) -> None:
     uploaded = await upload(client, b"scan\n", "scan.txt")
-    customer = await create_customer(client, documents=[SEED_LINK, {"uuid": uploaded["uuid"]}])
+    customer = await create_customer(client, documents=[WEB_LINK, {"uuid": uploaded["uuid"]}])
     before = await count_documents(app)
     fetched = (await client.get(f"/api/1/customer/{customer['id']}")).json()
     response = await client.put(f"/api/1/customer/{customer['id']}", json=fetched)
@@ -84,7 +84,7 @@ async def test_a_reference_changes_no_meta_data(client) -> None:
 async def test_upsert_with_documents(client) -> None:
     chosen = "0847ed17-b060-4599-a38c-be9a8b9cbb34"
     response = await client.put(
-        f"/api/1/customer/{chosen}", json={"name": "Wendy", "documents": [SEED_LINK]}
+        f"/api/1/customer/{chosen}", json={"name": "Wendy", "documents": [WEB_LINK]}
     )
     assert response.status_code == 200
     assert response.json()["documents"][0]["fileName"] == "pdf-sample.pdf"
@@ -143,7 +143,7 @@ async def test_a_document_listed_twice_is_406(client) -> None:
 
 
 async def test_an_unknown_reference_is_404_and_changes_nothing(client, app) -> None:
-    customer = await create_customer(client, documents=[SEED_LINK])
+    customer = await create_customer(client, documents=[WEB_LINK])
     response = await put_documents(
         client,
         customer,

@@ -5,7 +5,7 @@ import pytest
 from tests.documents.helpers import assert_family_error, upload
 
 
-async def test_seed_metadata_update(client) -> None:
+async def test_documented_metadata_update(client) -> None:
     document = await upload(client, b"map\n", "map.txt")
     response = await client.put(
         f"/api/1/document/{document['uuid']}",

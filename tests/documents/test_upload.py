@@ -34,7 +34,7 @@ DOCUMENT_FIELDS = {
 }
 
 
-async def test_seed_upload_answers_the_upload_dto(client, acme, vault_dir) -> None:
+async def test_documented_upload_answers_the_upload_dto(client, acme, vault_dir) -> None:
     content = files.jpeg()
     response = await client.post(
         "/api/1/document/content", files={"file": ("myimage.jpg", content, "image/jpeg")}

@@ -1,10 +1,10 @@
 """The error types of the two API families and the one place they are rendered.
 
 The family is chosen by the URL: ``/api/v1.0/...`` answers ``{"error", "error_description"}``
-(seed 004); everything else (``/api/1``, ``/vault``) answers
-``{"success": false, "error", "message"}`` (seed 000). Errors the framework raises itself
-(validation, unknown routes, wrong methods, crashes) are translated into the same shapes, so a
-client never sees another body.
+(as the customerEmployees API documents); everything else (``/api/1``, ``/vault``) answers
+``{"success": false, "error", "message"}`` (as the Coredination customer API documents). Errors
+the framework raises itself (validation, unknown routes, wrong methods, crashes) are translated
+into the same shapes, so a client never sees another body.
 """
 
 import logging
@@ -46,7 +46,7 @@ class Unauthorized(ApiError):
 
 
 class CustomerApiError(ApiError):
-    """An error of the /api/1 and /vault family (seed 000)."""
+    """An error of the /api/1 and /vault family."""
 
 
 class NotFound(CustomerApiError):
@@ -75,7 +75,7 @@ class PayloadTooLarge(CustomerApiError):
 
 
 class AssignmentApiError(ApiError):
-    """An error of the /api/v1.0 family (seed 004); ``code`` is the seed's ``error``."""
+    """An error of the /api/v1.0 family; ``code`` is the documented ``error``."""
 
     status_code = 400
 

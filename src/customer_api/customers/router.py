@@ -29,9 +29,9 @@ from customer_api.customers.schemas import (
 
 router = APIRouter(prefix="/api/1/customer", tags=["customers"])
 
-SEED_EXAMPLE = Body(
+DOCUMENTED_EXAMPLE = Body(
     openapi_examples={
-        "seed": {
+        "documented": {
             "summary": "A customer with two projects",
             "value": {
                 "name": "Wendy Warner",
@@ -43,8 +43,8 @@ SEED_EXAMPLE = Body(
         }
     }
 )
-NewCustomerBody = Annotated[CustomerCreate, SEED_EXAMPLE]
-CustomerBody = Annotated[CustomerWrite, SEED_EXAMPLE]
+NewCustomerBody = Annotated[CustomerCreate, DOCUMENTED_EXAMPLE]
+CustomerBody = Annotated[CustomerWrite, DOCUMENTED_EXAMPLE]
 
 
 @router.get(

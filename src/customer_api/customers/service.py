@@ -119,7 +119,7 @@ async def create_customer(
 async def update_customer(
     session: AsyncSession, *, group_id: int, ref: str, data: CustomerWrite
 ) -> Customer:
-    """Update the customer; an unknown UUID with a name creates it with that UUID (seed 000's
+    """Update the customer; an unknown UUID with a name creates it with that UUID (the documented
     upsert). Without a name there is nothing to create: no such customer."""
     customer = await find_customer(session, group_id=group_id, ref=ref)
     if customer is None:

@@ -37,7 +37,7 @@ DocumentUpdateBody = Annotated[
     DocumentUpdate,
     Body(
         openapi_examples={
-            "seed": {
+            "documented": {
                 "summary": "Describe a document and mark it internal",
                 "value": {"description": "Top secret map to customer site", "internal": True},
             }
