@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from customer_api.config import async_database_url, get_settings
 from customer_api.core.db import create_engine
-from customer_api.models import include_in_schema_comparison, metadata
+from customer_api.models import metadata, schema_comparison_options
 
 config = context.config
 if config.config_file_name and not config.attributes.get("skip_logging_config"):
@@ -25,7 +25,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        include_name=include_in_schema_comparison,
+        **schema_comparison_options(connection.dialect.name),
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

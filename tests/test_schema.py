@@ -3,13 +3,13 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from customer_api.models import include_in_schema_comparison, metadata
+from customer_api.models import metadata, schema_comparison_options
 
 
 async def test_models_match_the_migrated_database(app) -> None:
     def differences(connection):
         context = MigrationContext.configure(
-            connection, opts={"include_name": include_in_schema_comparison}
+            connection, opts=schema_comparison_options(connection.dialect.name)
         )
         return compare_metadata(context, metadata)
 

@@ -1,5 +1,7 @@
 """Every domain's models, imported in one place so the metadata is complete (Alembic, tests)."""
 
+from typing import Any
+
 from customer_api.assignments.models import CustomerEmployee, Employee, Route, RouteVisit
 from customer_api.auth.models import ApiKey, Group
 from customer_api.core.db import Base
@@ -19,6 +21,18 @@ def include_in_schema_comparison(name: str | None, type_: str, _parent_names: ob
     return not name.startswith(prefixes)
 
 
+def schema_comparison_options(dialect: str) -> dict[str, Any]:
+    """Alembic's filters for comparing the models with a database of this dialect: the unmapped
+    tables are left out, and so are indexes that exist only on another dialect (listed in
+    ``metadata.info["postgresql_only_indexes"]``)."""
+    elsewhere = set() if dialect == "postgresql" else metadata.info.get("postgresql_only_indexes")
+
+    def include_object(_object: object, name: str | None, type_: str, *_: object) -> bool:
+        return not (type_ == "index" and elsewhere and name in elsewhere)
+
+    return {"include_name": include_in_schema_comparison, "include_object": include_object}
+
+
 __all__ = [
     "ApiKey",
     "Customer",
@@ -33,4 +47,5 @@ __all__ = [
     "SearchOutboxEntry",
     "include_in_schema_comparison",
     "metadata",
+    "schema_comparison_options",
 ]

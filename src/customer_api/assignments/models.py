@@ -27,6 +27,14 @@ def pattern_index(name: str, group_column: Column[int], column: Column[str]) -> 
     return Index(name, group_column, column, postgresql_ops={column.key: PATTERN_OPS})
 
 
+def trigram_index(name: str, column: Column[str]) -> Index:
+    """A Postgres GIN trigram index on ``column`` for ``LIKE '%infix%'`` and ``'%suffix'``
+    (pg_trgm); there is no such index on SQLite."""
+    index = Index(name, column, postgresql_using="gin", postgresql_ops={column.key: "gin_trgm_ops"})
+    Base.metadata.info.setdefault("postgresql_only_indexes", set()).add(name)
+    return index.ddl_if(dialect="postgresql")
+
+
 def _group_column() -> Mapped[int]:
     return mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
 
@@ -147,3 +155,6 @@ pattern_index(
     "ix_customers_group_id_customer_number_pattern", Customer.group_id, Customer.customer_number
 )
 pattern_index("ix_customers_group_id_name_pattern", Customer.group_id, Customer.name)
+trigram_index("ix_employees_reference_trgm", Employee.reference)
+trigram_index("ix_customers_customer_number_trgm", Customer.customer_number)
+trigram_index("ix_customers_name_trgm", Customer.name)
