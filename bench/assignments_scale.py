@@ -47,6 +47,7 @@ REQUESTS = [
     "/customerEmployees/reference/{customer_ref}/{employee_ref}",
     "/customers?sort=name&max=100",
     "/customers?reference=C-00012*",
+    "/customers?reference=*4242*",
     "/users?sort=reference",
 ]
 
