@@ -25,10 +25,11 @@ def schema_comparison_options(dialect: str) -> dict[str, Any]:
     """Alembic's filters for comparing the models with a database of this dialect: the unmapped
     tables are left out, and so are indexes that exist only on another dialect (listed in
     ``metadata.info["postgresql_only_indexes"]``)."""
-    elsewhere = set() if dialect == "postgresql" else metadata.info.get("postgresql_only_indexes")
+    postgresql_only = frozenset(metadata.info.get("postgresql_only_indexes", ()))
+    elsewhere = frozenset() if dialect == "postgresql" else postgresql_only
 
     def include_object(_object: object, name: str | None, type_: str, *_: object) -> bool:
-        return not (type_ == "index" and elsewhere and name in elsewhere)
+        return not (type_ == "index" and name in elsewhere)
 
     return {"include_name": include_in_schema_comparison, "include_object": include_object}
 

@@ -1,6 +1,6 @@
 """What every endpoint of the family shares: the key, unknown parameters, ids, list envelopes."""
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -149,8 +149,9 @@ def _date_query(name: str) -> Any:
 class ListParams:
     """Paging, order and the eight date filters every list of the family takes."""
 
+    # Set by ``list_query``, which knows the list's fields.
     sort: str | None = None
-    sorts: Iterable[str] = ()
+    sorts: Sequence[str] = ()
 
     def __init__(
         self,
@@ -192,11 +193,7 @@ class ListParams:
 
     def page(self) -> Page:
         return read_page(
-            offset=self.offset,
-            size=self.max,
-            sort=self.sort,
-            order=self.order,
-            sorts=list(self.sorts),
+            offset=self.offset, size=self.max, sort=self.sort, order=self.order, sorts=self.sorts
         )
 
     def moments(self) -> list[MomentFilter]:
