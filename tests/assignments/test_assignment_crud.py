@@ -287,6 +287,12 @@ async def test_unknown_body_fields_are_named(client, pair, body, names) -> None:
         (b"", "application/json", "The request body must be a JSON object."),
         (b"userId=1&customerId=1", "application/x-www-form-urlencoded", None),
         (b"userId=1", "text/plain", None),
+        # What curl -d sends without -H 'Content-Type: application/json': the answer says so.
+        (
+            b'{"userId": 1, "customerId": 1}',
+            "application/x-www-form-urlencoded",
+            "The request body must be a JSON object sent as Content-Type: application/json.",
+        ),
     ],
 )
 async def test_malformed_bodies_are_400(client, pair, raw, content_type, description) -> None:

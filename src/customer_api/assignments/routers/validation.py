@@ -24,16 +24,29 @@ _SOURCES = ("body", "query", "path", "header")
 
 
 def translate_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-    error = family_error(exc.errors())
+    error = family_error(exc.errors(), sent_as_json=_sent_as_json(request))
     return error_response(request, error.status_code, error.code, error.message)
 
 
-def family_error(errors: Sequence[dict[str, Any]]) -> AssignmentApiError:
+def _sent_as_json(request: Request) -> bool:
+    """A JSON media type, or none at all (such a body is read as JSON)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return not media_type or media_type == "application/json" or media_type.endswith("+json")
+
+
+def family_error(
+    errors: Sequence[dict[str, Any]], *, sent_as_json: bool = True
+) -> AssignmentApiError:
     """The one error to report, most fundamental first: not JSON, not an object, unknown
     parameters, missing ones, then the first parameter with a wrong type or value."""
     if any(error["type"] == "json_invalid" for error in errors):
         return InvalidJson("The request body is not valid JSON.")
     if any(_parameter(error) is None for error in errors):
+        if not sent_as_json:
+            # curl -d sends application/x-www-form-urlencoded unless told otherwise.
+            return InvalidJson(
+                "The request body must be a JSON object sent as Content-Type: application/json."
+            )
         return InvalidJson("The request body must be a JSON object.")
     unknown = [_parameter(error) for error in errors if error["type"] == "extra_forbidden"]
     if unknown:
