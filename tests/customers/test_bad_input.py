@@ -22,6 +22,20 @@ async def test_malformed_body_is_406(client, raw: bytes) -> None:
     assert_family_error(response, 406)
 
 
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+async def test_a_json_object_under_another_media_type_is_told_to_send_json(
+    client, content_type: str | None
+) -> None:
+    # curl -d without -H 'Content-Type: application/json' sends form encoding.
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await client.post("/api/1/customer", content=b'{"name": "X"}', headers=headers)
+    assert_family_error(response, 406)
+    assert response.json()["message"] == (
+        "The request body must be a JSON object sent as Content-Type: application/json."
+    )
+    assert (await client.get("/api/1/customer")).status_code == 204  # nothing was created
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -125,12 +125,29 @@ def describe_validation(errors: Sequence[dict[str, Any]]) -> str:
     return "; ".join(parts)
 
 
+# What a JSON object sent under another media type is told (curl -d sends form encoding
+# unless told otherwise), in both families.
+SEND_AS_JSON = "The request body must be a JSON object sent as Content-Type: application/json."
+
+
+def media_type(request: Request) -> str:
+    """The request's declared media type, lowercased, without parameters ("" when none)."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def is_json_media_type(media: str) -> bool:
+    return media == "application/json" or media.endswith("+json")
+
+
 def _customer_family_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     in_body = any(error.get("loc", ("",))[0] == "body" for error in errors)
     if in_body:
         malformed = any(error.get("type") == "json_invalid" for error in errors)
         code = "malformed_body" if malformed else "invalid_body"
+        whole_body = any(tuple(error.get("loc", ())) == ("body",) for error in errors)
+        if whole_body and not is_json_media_type(media_type(request)):
+            return error_response(request, 406, code, SEND_AS_JSON)
         return error_response(request, 406, code, describe_validation(errors))
     return error_response(request, 400, "invalid_parameter", describe_validation(errors))
 

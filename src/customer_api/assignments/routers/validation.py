@@ -18,7 +18,12 @@ from customer_api.assignments.errors import (
     InvalidParamType,
     MissingParam,
 )
-from customer_api.core.errors import error_response
+from customer_api.core.errors import (
+    SEND_AS_JSON,
+    error_response,
+    is_json_media_type,
+    media_type,
+)
 
 _SOURCES = ("body", "query", "path", "header")
 
@@ -29,9 +34,9 @@ def translate_validation(request: Request, exc: RequestValidationError) -> JSONR
 
 
 def _sent_as_json(request: Request) -> bool:
-    """A JSON media type, or none at all (such a body is read as JSON)."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return not media_type or media_type == "application/json" or media_type.endswith("+json")
+    """A JSON media type, or none at all (this family reads such a body as JSON)."""
+    media = media_type(request)
+    return not media or is_json_media_type(media)
 
 
 def family_error(
@@ -43,10 +48,7 @@ def family_error(
         return InvalidJson("The request body is not valid JSON.")
     if any(_parameter(error) is None for error in errors):
         if not sent_as_json:
-            # curl -d sends application/x-www-form-urlencoded unless told otherwise.
-            return InvalidJson(
-                "The request body must be a JSON object sent as Content-Type: application/json."
-            )
+            return InvalidJson(SEND_AS_JSON)
         return InvalidJson("The request body must be a JSON object.")
     unknown = [_parameter(error) for error in errors if error["type"] == "extra_forbidden"]
     if unknown:
