@@ -1,5 +1,7 @@
 """create_app(): the FastAPI application with its lifespan, error handlers and routers."""
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,11 +12,21 @@ from fastapi_offline import FastAPIOffline
 from customer_api import __version__
 from customer_api.assignments.routers import ROUTERS as assignment_routers
 from customer_api.assignments.routers.validation import translate_validation
+from customer_api.auth.service import KeyResolver
 from customer_api.config import Settings, get_settings
 from customer_api.core import metrics
 from customer_api.core.db import Database
-from customer_api.core.errors import install_error_handlers, register_assignments_validation
-from customer_api.core.middleware import BodyLimitMiddleware, RequestObservabilityMiddleware
+from customer_api.core.errors import (
+    ServiceUnavailable,
+    install_error_handlers,
+    register_assignments_validation,
+)
+from customer_api.core.middleware import (
+    BodyLimitMiddleware,
+    InFlight,
+    LoadSheddingMiddleware,
+    RequestObservabilityMiddleware,
+)
 from customer_api.core.openapi import document_as_served
 from customer_api.customers.router import router as customers_router
 from customer_api.documents.router import router as documents_router
@@ -33,6 +45,10 @@ the `API-Token` header, `Authorization: Bearer <key>`, and the `api_key` or `api
 parameters). Make one with `customer-api keys create --group NAME`.
 """
 
+logger = logging.getLogger("customer_api.ready")
+# /ready answers within this, whatever the database does.
+READY_TIMEOUT_SECONDS = 2.0
+
 # The docs page: the key is remembered across reloads, and nothing is fetched from the internet
 # (the Swagger UI and ReDoc assets are served from the installed fastapi-offline package).
 SWAGGER_UI_PARAMETERS = {
@@ -47,7 +63,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.database = Database(settings.async_database_url)
+        app.state.database = Database(
+            settings.async_database_url,
+            pool_size=settings.database_pool_size,
+            pool_timeout=settings.database_pool_timeout,
+        )
+        app.state.keys = KeyResolver(app.state.database, ttl=settings.key_cache_seconds)
         app.state.vault = LocalStorage(settings.vault_dir)
         await app.state.vault.prepare()
         try:
@@ -65,12 +86,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
     )
     app.state.settings = settings
+    app.state.in_flight = InFlight(settings.max_concurrent_requests)
     install_error_handlers(app)
     app.add_middleware(
         BodyLimitMiddleware,
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
+    app.add_middleware(LoadSheddingMiddleware, in_flight=app.state.in_flight)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
     register_assignments_validation(translate_validation)
     # Before the customers router: its /customer/{id} must not shadow /customer/{id}/document/...
@@ -96,15 +119,27 @@ def _add_probes(app: FastAPI) -> None:
     @app.get(
         "/ready",
         tags=["operations"],
-        summary="The database is reachable",
-        responses={503: {"description": "The database is not reachable"}},
+        summary="The server can take requests",
+        description="200 when the database answers and the process has room for more requests; "
+        "503 with Retry-After when the database is unreachable, restarting or out of "
+        "connections, or the process is saturated.",
+        responses={503: {"description": "Not ready: send traffic elsewhere for now"}},
     )
     async def ready() -> JSONResponse:
+        if app.state.in_flight.saturated:
+            return _not_ready(f"{app.state.in_flight.count} requests in progress")
         try:
-            await app.state.database.ping()
+            async with asyncio.timeout(READY_TIMEOUT_SECONDS):
+                await app.state.database.ping()
         except Exception as exc:  # any failure to reach the database means "not ready"
-            return JSONResponse({"status": "unavailable", "reason": type(exc).__name__}, 503)
+            return _not_ready(f"database: {type(exc).__name__}: {exc}")
         return JSONResponse({"status": "ok"})
+
+
+def _not_ready(reason: str) -> JSONResponse:
+    """Not ready, without internals for the caller; the reason goes to the log."""
+    logger.warning("not ready: %s", reason)
+    return JSONResponse({"status": "unavailable"}, 503, headers=ServiceUnavailable.headers)
 
 
 def _add_metrics(app: FastAPI) -> None:

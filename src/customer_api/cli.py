@@ -87,6 +87,10 @@ def serve(
         log_config=logging_config(settings.log_level),
         access_log=False,
         proxy_headers=True,
+        # Requests in flight get this long to finish after SIGTERM; then they are cut off.
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+        # A worker still importing on a busy machine is not killed as unresponsive.
+        timeout_worker_healthcheck=settings.worker_start_timeout,
     )
 
 

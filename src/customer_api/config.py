@@ -20,6 +20,12 @@ class Settings(BaseSettings):
     vault_dir: Path = Path("./data/vault")
     max_upload_bytes: int = Field(default=100 * MIB, gt=0)
     max_json_bytes: int = Field(default=1 * MIB, gt=0)
+    database_pool_size: int = Field(default=10, ge=1, le=1000)
+    database_pool_timeout: float = Field(default=5.0, gt=0, le=300)
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    max_concurrent_requests: int = Field(default=1000, ge=1)
+    shutdown_timeout: int = Field(default=20, ge=1, le=3600)
+    worker_start_timeout: int = Field(default=120, ge=5, le=3600)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)

@@ -5,8 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-from customer_api.auth.service import Principal, resolve_key
-from customer_api.core.db import SessionDep
+from customer_api.auth.service import KeyResolver, Principal
 from customer_api.core.errors import Unauthorized
 
 # Declared so that the OpenAPI document (and the docs page's Authorize button) knows the key.
@@ -36,7 +35,6 @@ def presented_key(
 
 async def current_principal(
     request: Request,
-    session: SessionDep,
     header_key: Annotated[str | None, Security(api_key_header)],
     query_key: Annotated[str | None, Security(api_key_query)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
@@ -44,7 +42,8 @@ async def current_principal(
     key = presented_key(request, header_key, query_key, credentials)
     if key is None:
         raise Unauthorized("An API key is required: send it in the API-Key header.")
-    principal = await resolve_key(session, key) if len(key) <= MAX_KEY_LENGTH else None
+    keys: KeyResolver = request.app.state.keys
+    principal = await keys.resolve(key) if len(key) <= MAX_KEY_LENGTH else None
     if principal is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
     request.state.principal = principal

@@ -3,10 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from cachetools import TTLCache
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.auth.models import ApiKey, Group
+from customer_api.core.db import Database
 from customer_api.core.security import display_prefix, generate_api_key, hash_api_key
 from customer_api.core.timestamps import utcnow
 
@@ -71,11 +73,41 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> bool:
     return True
 
 
-async def resolve_key(session: AsyncSession, plain_key: str) -> Principal | None:
+async def _principal_of(session: AsyncSession, key_hash: str) -> Principal | None:
     row = await session.execute(
         select(ApiKey.id, ApiKey.group_id).where(
-            ApiKey.key_hash == hash_api_key(plain_key), ApiKey.revoked.is_(None)
+            ApiKey.key_hash == key_hash, ApiKey.revoked.is_(None)
         )
     )
     found = row.first()
     return Principal(group_id=found.group_id, key_id=found.id) if found else None
+
+
+KEY_CACHE_ENTRIES = 10_000
+
+
+class KeyResolver:
+    """Keys to principals, remembered by key hash for ``ttl`` seconds, so that an authenticated
+    request costs no query.
+
+    A key revoked in the database (by any process) stops working everywhere once its entry
+    expires: within ``ttl`` seconds. Only valid keys are remembered, in a bounded cache, so
+    unknown keys cost one lookup each (as without a cache) and cannot push valid keys out by
+    the thousand. ``ttl=0`` looks every key up every time.
+    """
+
+    def __init__(self, database: Database, *, ttl: float) -> None:
+        self._database = database
+        self._known: TTLCache[str, Principal] | None = (
+            TTLCache(maxsize=KEY_CACHE_ENTRIES, ttl=ttl) if ttl > 0 else None
+        )
+
+    async def resolve(self, plain_key: str) -> Principal | None:
+        key_hash = hash_api_key(plain_key)
+        if self._known is not None and (known := self._known.get(key_hash)) is not None:
+            return known
+        async with self._database.reading() as session:
+            principal = await _principal_of(session, key_hash)
+        if principal is not None and self._known is not None:
+            self._known[key_hash] = principal
+        return principal

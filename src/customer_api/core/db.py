@@ -1,9 +1,29 @@
-"""The engine, the declarative base and the one-session-per-request dependency."""
+"""The engines, the declarative base and the one-session-per-request dependency.
 
+A request holds a pooled connection only while it talks to the database:
+
+- sessions are lazy (no connection until the first statement) and are closed before the response
+  is sent, so a slow client reading an answer, or streaming a body in, holds none;
+- reads (GET, HEAD) run in autocommit: no ``BEGIN``/``COMMIT`` round trips. On Postgres that
+  sees what a READ COMMITTED transaction would (each statement its own snapshot); the hot reads
+  are single statements anyway;
+- writes run in one transaction, committed before the response is sent, so a 2xx is only ever
+  sent for a change that reached the database;
+- there is no pre-ping round trip per checkout: a connection found dead when used is discarded
+  by the pool (the request answers 503, the next one gets a fresh connection).
+
+On SQLite (one file, one writer at a time) the writers of a process take turns in arrival order
+on a fair lock rather than in SQLite's busy-wait, and readers run beside them (WAL).
+"""
+
+import asyncio
+import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
@@ -15,6 +35,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
+from customer_api.core.errors import Overloaded, commit_failed
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -22,6 +44,11 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+DEFAULT_POOL_SIZE = 10
+DEFAULT_POOL_TIMEOUT = 5.0
+# A second pool user per request at most (e.g. a key lookup beside a write), never unbounded.
+POOL_OVERFLOW_SHARE = 0.5
 
 
 class Base(DeclarativeBase):
@@ -35,57 +62,169 @@ def _prepare_sqlite_file(url: str) -> None:
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
-    """Foreign keys on, WAL for concurrent readers, and a wait instead of 'database is locked'."""
+    """Foreign keys on, WAL for concurrent readers, and no implicit transactions: the engine
+    says when one begins (see ``_begin_immediately``)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    dbapi_connection.isolation_level = None
 
 
-def create_engine(async_url: str) -> AsyncEngine:
+def _begin_immediately(connection) -> None:
+    """Take SQLite's write lock when a transaction begins, not at its first write: another
+    process's writer then makes this one wait (busy_timeout) instead of failing half-way with
+    'database is locked'."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_engine(
+    async_url: str, *, pool_size: int, pool_timeout: float, for_writes: bool
+) -> AsyncEngine:
+    _prepare_sqlite_file(async_url)
+    engine = create_async_engine(
+        async_url,
+        connect_args={"timeout": 30},
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=pool_timeout,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
+    )
+    event.listen(engine.sync_engine, "connect", _tune_sqlite)
+    if for_writes:
+        event.listen(engine.sync_engine, "begin", _begin_immediately)
+    return engine
+
+
+def _json_text(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def create_engine(
+    async_url: str,
+    *,
+    pool_size: int = DEFAULT_POOL_SIZE,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+) -> AsyncEngine:
+    """The engine for writes (and, on Postgres, reads too)."""
     if async_url.startswith("sqlite"):
-        _prepare_sqlite_file(async_url)
-        engine = create_async_engine(async_url, connect_args={"timeout": 30})
-        event.listen(engine.sync_engine, "connect", _tune_sqlite)
-        return engine
-    return create_async_engine(async_url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        return _sqlite_engine(
+            async_url, pool_size=max(2, pool_size // 4), pool_timeout=pool_timeout, for_writes=True
+        )
+    return create_async_engine(
+        async_url,
+        pool_size=pool_size,
+        max_overflow=max(1, int(pool_size * POOL_OVERFLOW_SHARE)),
+        pool_timeout=pool_timeout,
+        json_serializer=_json_text,
+        json_deserializer=orjson.loads,
+    )
 
 
 class Database:
-    """The engine and session factory an app (or a command) works with."""
+    """The engines and session factories an app (or a command) works with."""
 
-    def __init__(self, async_url: str) -> None:
-        self.engine = create_engine(async_url)
+    def __init__(
+        self,
+        async_url: str,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT,
+    ) -> None:
+        self.engine = create_engine(async_url, pool_size=pool_size, pool_timeout=pool_timeout)
+        self.pool_timeout = pool_timeout
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        if self.engine.dialect.name == "sqlite":
+            self._read_engine = _sqlite_engine(
+                async_url, pool_size=pool_size, pool_timeout=pool_timeout, for_writes=False
+            )
+            self._writer_turn: asyncio.Lock | None = asyncio.Lock()
+        else:
+            self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            self._writer_turn = None
+        self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads only, in autocommit; its connection is returned on leaving."""
+        async with self.read_sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work is committed on leaving the block (rolled back on an error).
+
+        A commit that fails for want of the database raises ServiceUnavailable saying that the
+        outcome is unknown: the server cannot tell whether the change was applied.
+        """
+        async with self._turn_to_write(), self.sessions() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            try:
+                await session.commit()
+            except Exception as exc:
+                raise commit_failed(exc) from exc
+
+    @asynccontextmanager
+    async def _turn_to_write(self) -> AsyncIterator[None]:
+        """On SQLite, wait for this process's earlier writers (first come, first served)."""
+        if self._writer_turn is None:
+            yield
+            return
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.pool_timeout):
+                await self._writer_turn.acquire()
+        except TimeoutError:
+            waited = time.monotonic() - started
+            raise Overloaded(f"waited {waited:.1f}s for a turn to write") from None
+        try:
+            yield
+        finally:
+            self._writer_turn.release()
+
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        async with self._read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.dialect == "sqlite":
+            await self._read_engine.dispose()
+
+
+def database_of(request: Request) -> Database:
+    return request.app.state.database
+
+
+DatabaseDep = Annotated[Database, Depends(database_of)]
 
 
 async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request: committed when the handler returns, rolled back when it raises.
+    """One session per request: autocommit for reads; for writes one transaction, committed
+    when the handler returns and rolled back when it raises.
 
-    Used with ``scope="function"`` so the commit happens before the response is sent: a client
-    never sees a 2xx for a write that did not reach the database.
+    Used with ``scope="function"`` so the session is closed (and a write committed) before the
+    response is sent: no connection waits on a slow reader, and a client never sees a 2xx for a
+    write that did not reach the database.
     """
-    database: Database = request.app.state.database
-    async with database.sessions() as session:
-        try:
+    database = database_of(request)
+    if request.method in SAFE_METHODS:
+        async with database.reading() as session:
             yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+    else:
+        async with database.transaction() as session:
+            yield session
 
 
 SessionDep = Annotated[AsyncSession, Depends(_request_session, scope="function")]

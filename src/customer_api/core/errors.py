@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 logger = logging.getLogger("customer_api.errors")
@@ -74,6 +74,77 @@ class PayloadTooLarge(CustomerApiError):
     code = "payload_too_large"
 
 
+RETRY_AFTER_SECONDS = 2
+UNAVAILABLE_TEXT = "The database is unavailable; nothing was changed. Try again in a few seconds."
+BUSY_TEXT = "The server is busy; nothing was changed. Try again in a few seconds."
+OUTCOME_UNKNOWN_TEXT = (
+    "The database became unavailable while saving: the change may or may not have been saved. "
+    "Read it back before trying again."
+)
+
+
+class ServiceUnavailable(ApiError):
+    """503: the database is restarting, unreachable or out of connections (either family)."""
+
+    status_code = 503
+    code = "service_unavailable"
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    def __init__(self, message: str = UNAVAILABLE_TEXT, *, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Overloaded(ServiceUnavailable):
+    """503: no connection (or, on SQLite, no turn to write) came free in time."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(BUSY_TEXT, reason=reason)
+
+
+# SQLSTATEs that say "the database is not there right now", not "the statement is wrong":
+# class 08 (connection exceptions), 57P01-57P03 (shutting down, crashed, starting up),
+# 53300 (too many connections).
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# asyncpg's errors for a connection that went away (they carry no SQLSTATE).
+_LOST_CONNECTION_ERRORS = frozenset({"ConnectionDoesNotExistError", "ConnectionFailureError"})
+_SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether an exception (or one it was raised from) means the database cannot be reached or
+    is overloaded: a condition that passes, answered 503, never a 500."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _means_unavailable(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _means_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, (sa_exc.TimeoutError, TimeoutError, ConnectionError)):
+        return True
+    if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if type(exc).__name__ in _LOST_CONNECTION_ERRORS:
+        return True
+    state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
+    if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_SQLSTATES):
+        return True
+    return type(exc).__name__ == "OperationalError" and str(exc).startswith(_SQLITE_BUSY)
+
+
+def commit_failed(exc: Exception) -> Exception:
+    """What a failed commit is reported as: when the database went away during it, nobody can
+    say whether the change was saved, and the answer says so."""
+    if is_unavailable(exc):
+        return ServiceUnavailable(OUTCOME_UNKNOWN_TEXT, reason=f"commit failed: {exc}")
+    return exc
+
+
 class AssignmentApiError(ApiError):
     """An error of the /api/v1.0 family; ``code`` is the documented ``error``."""
 
@@ -105,6 +176,15 @@ def error_response(
 def server_error_response(path: str) -> JSONResponse:
     """The 500 of the path's family; the cause goes to the log, never to the client."""
     return JSONResponse(error_body(path, "server_error", SERVER_ERROR_TEXT), status_code=500)
+
+
+def busy_response(path: str) -> JSONResponse:
+    """The 503 of the path's family for a server with no room for another request."""
+    return JSONResponse(
+        error_body(path, ServiceUnavailable.code, BUSY_TEXT),
+        status_code=503,
+        headers=ServiceUnavailable.headers,
+    )
 
 
 def describe_location(loc: Sequence[str | int]) -> str:
@@ -193,6 +273,8 @@ def unparsable_body(exc: StarletteHTTPException) -> RequestValidationError | Non
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if isinstance(exc, ServiceUnavailable):
+            logger.warning("answered 503: %s", exc.reason or exc.message)
         return error_response(request, exc.status_code, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -215,21 +297,19 @@ def install_error_handlers(app: FastAPI) -> None:
             headers = {**(headers or {}), "Allow": allow}
         return error_response(request, exc.status_code, code, message, headers)
 
-    @app.exception_handler(OperationalError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+        return await _api_error(request, Overloaded(f"no database connection came free: {exc}"))
+
+    @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
-    async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-        logger.error("backing service unavailable: %s", getattr(exc, "orig", exc))
-        return error_response(
-            request, 503, "service_unavailable", "Temporarily unavailable; try again shortly."
-        )
-
-    @app.exception_handler(DBAPIError)
-    async def _database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        if exc.connection_invalidated:
-            return await _database_down(request, exc)  # type: ignore[arg-type]
+    async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+        if is_unavailable(exc):
+            reason = f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+            return await _api_error(request, ServiceUnavailable(reason=reason))
         logger.exception("database error", exc_info=exc)
-        return error_response(request, 500, "server_error", SERVER_ERROR_TEXT)
+        return server_error_response(request.url.path)
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:

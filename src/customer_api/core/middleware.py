@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_api.core import metrics
-from customer_api.core.errors import server_error_response
+from customer_api.core.errors import busy_response, server_error_response
 from customer_api.core.logs import (
     REQUEST_ID_HEADER,
     clean_request_id,
@@ -151,3 +151,43 @@ def _limited(receive: Receive, scope: Scope, limit: int, *, multipart: bool) -> 
 def _too_large(limit: int, *, multipart: bool) -> HTTPException:
     what = "multipart body" if multipart else "request body"
     return HTTPException(413, detail=f"The {what} is larger than the limit of {limit} bytes.")
+
+
+class InFlight:
+    """How many requests a process is serving, against the most it takes on at once."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.count = 0
+
+    @property
+    def saturated(self) -> bool:
+        return self.count >= self.limit
+
+
+# Probes and metrics are always answered: they are how an operator sees the overload.
+UNCOUNTED_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+class LoadSheddingMiddleware:
+    """Past ``InFlight.limit`` requests in progress, answers 503 with ``Retry-After`` at once (in
+    the family's error shape) rather than queueing without bound: a client told to come back
+    soon fares better than one whose request times out in a queue."""
+
+    def __init__(self, app: ASGIApp, *, in_flight: InFlight) -> None:
+        self.app = app
+        self.in_flight = in_flight
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNCOUNTED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight.saturated:
+            logger.warning("answered 503: %d requests in progress", self.in_flight.count)
+            await busy_response(scope["path"])(scope, receive, send)
+            return
+        self.in_flight.count += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight.count -= 1

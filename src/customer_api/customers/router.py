@@ -3,7 +3,6 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response
-from fastapi.responses import JSONResponse
 
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
@@ -17,6 +16,7 @@ from customer_api.core.params import (
     flag,
     moment_param,
 )
+from customer_api.core.responses import JsonResponse
 from customer_api.core.schemas import error_responses
 from customer_api.customers import service
 from customer_api.customers.schemas import (
@@ -24,7 +24,7 @@ from customer_api.customers.schemas import (
     CustomerDetail,
     CustomerRead,
     CustomerWrite,
-    customer_json,
+    customer_detail_json,
 )
 
 router = APIRouter(prefix="/api/1/customer", tags=["customers"])
@@ -54,8 +54,8 @@ CustomerBody = Annotated[CustomerWrite, DOCUMENTED_EXAMPLE]
     responses={204: {"description": "No customer matches"}, **error_responses(400)},
 )
 async def list_customers(
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     inactive: InactiveParam = None,
     limit: LimitParam = MAX_PAGE,
     offset: OffsetParam = 0,
@@ -69,7 +69,7 @@ async def list_customers(
         MomentSchema,
     ] = None,
 ) -> list[CustomerRead] | Response:
-    page = await service.list_customers(
+    customers = await service.list_customers(
         session,
         group_id=principal.group_id,
         include_inactive=flag(inactive),
@@ -77,9 +77,9 @@ async def list_customers(
         offset=offset,
         modified_since=moment_param("modified", modified),
     )
-    if not page.customers:
+    if not customers:
         return Response(status_code=204)
-    return JSONResponse([customer_json(c, page.projects.get(c.id, ())) for c in page.customers])
+    return JsonResponse(customers)
 
 
 @router.get(
@@ -89,10 +89,11 @@ async def list_customers(
     responses=error_responses(404),
 )
 async def get_customer(
-    customer_id: str, session: SessionDep, principal: CurrentPrincipal
-) -> CustomerDetail:
-    customer = await service.get_customer(session, group_id=principal.group_id, ref=customer_id)
-    return CustomerDetail.of(customer)
+    customer_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> JsonResponse:
+    return JsonResponse(
+        await service.customer_detail(session, group_id=principal.group_id, ref=customer_id)
+    )
 
 
 @router.post(
@@ -102,10 +103,10 @@ async def get_customer(
     responses=error_responses(404, 406, 409),
 )
 async def create_customer(
-    body: NewCustomerBody, session: SessionDep, principal: CurrentPrincipal
-) -> CustomerDetail:
+    body: NewCustomerBody, principal: CurrentPrincipal, session: SessionDep
+) -> JsonResponse:
     customer = await service.create_customer(session, group_id=principal.group_id, data=body)
-    return CustomerDetail.of(customer)
+    return JsonResponse(customer_detail_json(customer))
 
 
 @router.put(
@@ -117,12 +118,12 @@ async def create_customer(
     responses=error_responses(404, 406, 409),
 )
 async def update_customer(
-    customer_id: str, body: CustomerBody, session: SessionDep, principal: CurrentPrincipal
-) -> CustomerDetail:
+    customer_id: str, body: CustomerBody, principal: CurrentPrincipal, session: SessionDep
+) -> JsonResponse:
     customer = await service.update_customer(
         session, group_id=principal.group_id, ref=customer_id, data=body
     )
-    return CustomerDetail.of(customer)
+    return JsonResponse(customer_detail_json(customer))
 
 
 @router.delete(
@@ -132,7 +133,7 @@ async def update_customer(
     responses={200: {"description": "Deleted"}, **error_responses(404)},
 )
 async def delete_customer(
-    customer_id: str, session: SessionDep, principal: CurrentPrincipal
+    customer_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
     await service.delete_customer(session, group_id=principal.group_id, ref=customer_id)
     return Response(status_code=200)

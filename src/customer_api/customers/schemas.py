@@ -15,7 +15,7 @@ from customer_api.core.schemas import (
 )
 from customer_api.core.timestamps import to_epoch_ms
 from customer_api.customers.models import Customer
-from customer_api.documents.schemas import DocumentItem, DocumentRead
+from customer_api.documents.schemas import DocumentItem, DocumentRead, document_json
 
 Name = text_field(255, min_length=1)
 Latitude = bounded_float(-90, 90)
@@ -153,5 +153,18 @@ class CustomerDetail(CustomerRead):
 
     @classmethod
     def of(cls, customer: Customer, **extra: Any) -> Self:
-        documents = [DocumentRead.of(link.document) for link in customer.document_links]
-        return super().of(customer, documents=documents, **extra)
+        return cls.model_validate({**customer_detail_json(customer), **extra})
+
+
+def customer_detail_json(customer: Customer) -> dict[str, Any]:
+    """The detail representation of a model whose projects and documents are loaded."""
+    documents = [link.document for link in customer.document_links]
+    return detail_json(customer, customer.projects, documents)
+
+
+def detail_json(customer: Any, projects: Iterable[Any], documents: Iterable[Any]) -> dict[str, Any]:
+    """The detail representation, ready for JSON, from models or rows (CustomerDetail's shape)."""
+    return {
+        **customer_json(customer, projects),
+        "documents": [document_json(document) for document in documents],
+    }

@@ -1,24 +1,30 @@
 """The customer logic: listing, reading, writing and deleting a group's customers."""
 
-from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+import functools
 from datetime import datetime
+from operator import attrgetter
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from customer_api.core.errors import Conflict, NotFound
 from customer_api.core.identifiers import parse_id_or_uuid
+from customer_api.core.json_sql import decode_bool, decode_datetime, decode_uuid, json_array
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer, CustomerProject
-from customer_api.customers.schemas import CustomerProjectWrite, CustomerWrite
+from customer_api.customers.schemas import (
+    CustomerProjectWrite,
+    CustomerWrite,
+    customer_json,
+    detail_json,
+)
 from customer_api.documents import service as documents_service
-from customer_api.documents.models import CustomerDocument
+from customer_api.documents.models import CustomerDocument, Document
 from customer_api.search.service import customer_changed
 
 
@@ -37,12 +43,7 @@ def _with_documents(statement: Select[tuple[Customer]]) -> Select[tuple[Customer
     )
 
 
-@dataclass(frozen=True)
-class CustomerPage:
-    """A page of customers as plain rows, with each one's projects (in id order)."""
-
-    customers: Sequence[Row[Any]]
-    projects: dict[int, list[Row[Any]]]
+JsonObject = dict[str, Any]
 
 
 async def list_customers(
@@ -53,35 +54,110 @@ async def list_customers(
     limit: int,
     offset: int,
     modified_since: datetime | None,
-) -> CustomerPage:
-    """A page of the group's customers in id order: two statements whatever the page size.
+) -> list[JsonObject]:
+    """A page of the group's customers in id order, with their projects: one statement whatever
+    the page size.
 
     Reads plain rows rather than ORM objects: a page may hold a thousand customers with their
     projects, and skipping the identity map makes it several times faster.
     """
-    statement = select(*Customer.__table__.columns).where(Customer.group_id == group_id)
+    statement = _list_statement(_dialect(session)).where(Customer.group_id == group_id)
     if not include_inactive:
         statement = statement.where(Customer.active.is_(True))
     if modified_since is not None:
         statement = statement.where(Customer.modified >= modified_since)
     statement = statement.order_by(Customer.id).limit(limit).offset(offset)
-    customers = (await session.execute(statement)).all()
-    return CustomerPage(customers, await _projects_by_customer(session, [c.id for c in customers]))
+    rows = (await session.execute(statement)).all()
+    return [customer_json(row, _projects(row.projects)) for row in rows]
 
 
-async def _projects_by_customer(
-    session: AsyncSession, customer_ids: list[int]
-) -> dict[int, list[Row[Any]]]:
-    projects: dict[int, list[Row[Any]]] = defaultdict(list)
-    if customer_ids:
-        statement = (
-            select(*CustomerProject.__table__.columns)
-            .where(CustomerProject.customer_id.in_(customer_ids))
-            .order_by(CustomerProject.id)
+async def customer_detail(session: AsyncSession, *, group_id: int, ref: str) -> JsonObject:
+    """The detail representation of the group's customer with this id or uuid: one statement
+    for the customer, its projects and its documents."""
+    key = parse_id_or_uuid(ref)
+    row = None
+    if key is not None:
+        column = Customer.uuid if isinstance(key, UUID) else Customer.id
+        statement = _detail_statement(_dialect(session)).where(
+            Customer.group_id == group_id, column == key
         )
-        for project in (await session.execute(statement)).all():
-            projects[project.customer_id].append(project)
+        row = (await session.execute(statement)).first()
+    if row is None:
+        raise NotFound(f"No customer with id {ref!r}.")
+    return detail_json(row, _projects(row.projects), _documents(row.documents))
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+@functools.cache
+def _list_statement(dialect: str) -> Select[Any]:
+    return select(*Customer.__table__.columns, _projects_array(dialect).label("projects"))
+
+
+@functools.cache
+def _detail_statement(dialect: str) -> Select[Any]:
+    return select(
+        *Customer.__table__.columns,
+        _projects_array(dialect).label("projects"),
+        _documents_array(dialect).label("documents"),
+    )
+
+
+def _projects_array(dialect: str):
+    project = CustomerProject.__table__.c
+    fields = {name: project[name] for name in ("id", "uuid", "name", "active")}
+    return json_array(
+        dialect, fields, source=CustomerProject.__table__, where=project.customer_id == Customer.id
+    )
+
+
+_DOCUMENT_FIELDS = (
+    "id", "uuid", "group_id", "external_url", "thumb_url", "file_name", "mime_type", "size",
+    "description", "internal", "created", "modified",
+)  # fmt: skip
+
+
+def _documents_array(dialect: str):
+    document, link = Document.__table__.c, CustomerDocument.__table__.c
+    fields = {name: document[name] for name in _DOCUMENT_FIELDS}
+    return json_array(
+        dialect,
+        {**fields, "position": link.position},
+        source=CustomerDocument.__table__.join(Document.__table__),
+        where=link.customer_id == Customer.id,
+    )
+
+
+def _projects(items: list[JsonObject]) -> list[SimpleNamespace]:
+    projects = [
+        SimpleNamespace(
+            id=item["id"],
+            uuid=decode_uuid(item["uuid"]),
+            name=item["name"],
+            active=decode_bool(item["active"]),
+        )
+        for item in items
+    ]
+    projects.sort(key=attrgetter("id"))
     return projects
+
+
+def _documents(items: list[JsonObject]) -> list[SimpleNamespace]:
+    """In the customer's order (position; ties by id)."""
+    return [
+        SimpleNamespace(
+            **{
+                **item,
+                "uuid": decode_uuid(item["uuid"]),
+                "internal": decode_bool(item["internal"]),
+                "created": decode_datetime(item["created"]),
+                "modified": decode_datetime(item["modified"]),
+            }
+        )
+        for item in sorted(items, key=lambda item: (item["position"], item["id"]))
+    ]
 
 
 async def find_customer(session: AsyncSession, *, group_id: int, ref: str) -> Customer | None:

@@ -1,13 +1,11 @@
 """/api/1/document and /api/1/customer/{id}/document/{did}: HTTP in, service call, HTTP out."""
 
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import anyio
-from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi import APIRouter, Body, Request, Response
 
 from customer_api.auth.dependencies import CurrentPrincipal
-from customer_api.core.db import SessionDep
+from customer_api.core.db import DatabaseDep, SessionDep
 from customer_api.core.schemas import error_responses
 from customer_api.customers import service as customers_service
 from customer_api.documents import service
@@ -46,23 +44,6 @@ DocumentUpdateBody = Annotated[
 ]
 
 
-async def _stored_keys(vault: VaultDep) -> AsyncIterator[list[str]]:
-    """Vault objects a request stored: removed again if the request fails, including when the
-    transaction fails to commit after the handler returned (this dependency is entered before
-    the session, so it is left after it)."""
-    keys: list[str] = []
-    try:
-        yield keys
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            for key in keys:
-                await vault.delete(key)
-        raise
-
-
-StoredKeys = Annotated[list[str], Depends(_stored_keys, scope="function")]
-
-
 @router.post(
     "/document/content",
     summary="Upload document content",
@@ -74,18 +55,18 @@ StoredKeys = Annotated[list[str], Depends(_stored_keys, scope="function")]
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_content(
-    stored_keys: StoredKeys,
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    database: DatabaseDep,
     vault: VaultDep,
 ) -> UploadRead:
+    # The body streams in before any database work: a slow upload holds no connection.
     received = await receive_file(
         request, vault=vault, max_bytes=request.app.state.settings.max_upload_bytes
     )
-    stored_keys.append(received.stored.key)
-    document = await service.create_upload(
-        session,
+    document = await service.record_upload(
+        database,
+        vault=vault,
         group_id=principal.group_id,
         stored=received.stored,
         head=received.head,
@@ -103,7 +84,7 @@ async def upload_content(
     responses=error_responses(404, 406),
 )
 async def update_document(
-    document_id: str, body: DocumentUpdateBody, session: SessionDep, principal: CurrentPrincipal
+    document_id: str, body: DocumentUpdateBody, principal: CurrentPrincipal, session: SessionDep
 ) -> DocumentRead:
     document = await service.update_document(
         session, group_id=principal.group_id, ref=document_id, data=body
@@ -122,7 +103,7 @@ _NO_CONTENT = {200: {"description": "Done (no content)"}, **error_responses(404)
     responses={**_NO_CONTENT, **error_responses(404, 409)},
 )
 async def attach_document(
-    customer_id: str, document_id: str, session: SessionDep, principal: CurrentPrincipal
+    customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
     customer = await customers_service.get_customer(
         session, group_id=principal.group_id, ref=customer_id
@@ -141,7 +122,7 @@ async def attach_document(
     responses=_NO_CONTENT,
 )
 async def detach_document(
-    customer_id: str, document_id: str, session: SessionDep, principal: CurrentPrincipal
+    customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
     customer = await customers_service.get_customer(
         session, group_id=principal.group_id, ref=customer_id

@@ -66,21 +66,30 @@ class DocumentRead(CamelModel):
 
     @classmethod
     def of(cls, document: Document) -> "DocumentRead":
-        return cls(
-            uuid=document.uuid,
-            thumb_url=document.thumb_url or f"/vault/thumbnail/{document.uuid}",
-            size=document.size,
-            mime_type=document.mime_type,
-            last_modified=to_epoch_ms(document.modified),
-            content_url=document.external_url or f"/vault/document/{document.uuid}",
-            creation_time_stamp=to_epoch_ms(document.created),
-            creator_id=None,
-            description=document.description,
-            file_name=document.file_name,
-            group_id=document.group_id,
-            id=document.id,
-            internal=document.internal,
-        )
+        return cls.model_validate(document_json(document))
+
+
+def document_json(document: Any) -> dict[str, Any]:
+    """The Document object, ready for JSON, from a model or a row with the same attributes.
+
+    Built directly (a customer's answer may carry many documents); DocumentRead documents the
+    same shape, and a test holds the two together.
+    """
+    return {
+        "uuid": str(document.uuid),
+        "thumbUrl": document.thumb_url or f"/vault/thumbnail/{document.uuid}",
+        "size": document.size,
+        "mimeType": document.mime_type,
+        "lastModified": to_epoch_ms(document.modified),
+        "contentUrl": document.external_url or f"/vault/document/{document.uuid}",
+        "creationTimeStamp": to_epoch_ms(document.created),
+        "creatorId": None,
+        "description": document.description,
+        "fileName": document.file_name,
+        "groupId": document.group_id,
+        "id": document.id,
+        "internal": document.internal,
+    }
 
 
 class UploadRead(CamelModel):

@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import anyio
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_api.core.db import Database
 from customer_api.core.errors import Conflict, InvalidBody, NotFound
 from customer_api.core.identifiers import parse_id_or_uuid
 from customer_api.core.timestamps import utcnow
@@ -18,7 +20,7 @@ from customer_api.customers.models import Customer
 from customer_api.documents.models import CustomerDocument, Document
 from customer_api.documents.schemas import DocumentItem, DocumentUpdate, clean_file_name
 from customer_api.vault.sniffing import OCTET_STREAM, sniff_mime_type
-from customer_api.vault.storage import StoredObject
+from customer_api.vault.storage import StoredObject, VaultStorage
 
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
@@ -47,6 +49,29 @@ async def get_stored_document(session: AsyncSession, *, group_id: int, ref: str)
             f"Document {ref!r} is a link to a file elsewhere: its content is at its contentUrl."
         )
     return document
+
+
+async def record_upload(
+    database: Database,
+    *,
+    vault: VaultStorage,
+    group_id: int,
+    stored: StoredObject,
+    head: bytes,
+    file_name: str | None,
+) -> Document:
+    """The committed document for a file just stored in the vault. Its own short transaction
+    (the upload itself held no connection); if it fails, the file is removed again, so nothing
+    is kept that no document names."""
+    try:
+        async with database.transaction() as session:
+            return await create_upload(
+                session, group_id=group_id, stored=stored, head=head, file_name=file_name
+            )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await vault.delete(stored.key)
+        raise
 
 
 async def create_upload(

@@ -48,8 +48,8 @@ SearchBackendDep = Annotated[SearchBackend, Depends(_backend)]
     },
 )
 async def search_customers(
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     backend: SearchBackendDep,
     q: Annotated[
         str,

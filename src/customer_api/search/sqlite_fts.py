@@ -103,10 +103,8 @@ class SqliteFtsBackend(DatabaseIndexBackend):
             ],
         )
 
-    async def lock_for_rebuild(self, session: AsyncSession) -> None:
-        # Take the write lock before reading, so no writer commits between a batch's read and
-        # its write (SQLite has one writer at a time; this makes the rebuild that writer).
-        await session.execute(text("BEGIN IMMEDIATE"))
+    # No lock_for_rebuild: every write transaction on SQLite begins IMMEDIATE (core.db), so
+    # no writer commits between a batch's read and its write.
 
     async def forget(self, session: AsyncSession, customer_id: int) -> None:
         await session.execute(_FORGET, {"id": customer_id})

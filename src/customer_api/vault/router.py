@@ -36,8 +36,8 @@ _CACHING = {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nos
 async def document_content(
     document_uuid: str,
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     vault: VaultDep,
 ) -> Response:
     document = await documents_service.get_stored_document(
@@ -84,13 +84,14 @@ async def document_content(
 async def document_thumbnail(
     document_uuid: str,
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     vault: VaultDep,
 ) -> Response:
     document = await documents_service.get_document(
         session, group_id=principal.group_id, ref=document_uuid
     )
+    await session.close()  # a render may be slow: it holds no database connection
     thumbnail = await thumbnails.thumbnail_of(
         vault, storage_key=document.storage_key, mime_type=document.mime_type
     )

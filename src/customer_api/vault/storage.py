@@ -6,6 +6,7 @@ only ``VaultStorage``, so an object-storage implementation can be added beside `
 without touching them.
 """
 
+import fcntl
 import hashlib
 import logging
 import os
@@ -27,8 +28,9 @@ logger = logging.getLogger("customer_api.vault")
 
 WRITE_BUFFER_BYTES = 1024 * 1024
 READ_CHUNK_BYTES = 64 * 1024
-# Temporary files older than this are left over from a crash, never from a running upload.
-STALE_UPLOAD_SECONDS = 24 * 3600
+# A temporary file is claimed (locked) within microseconds of being made; one younger than this
+# may be between the two steps, so a start leaves it for the next.
+UNCLAIMED_GRACE_SECONDS = 2.0
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[a-z0-9][a-z0-9._-]*)+$")
 
@@ -112,15 +114,13 @@ class LocalStorage(VaultStorage):
         await anyio.to_thread.run_sync(self._prepare)
 
     def _prepare(self) -> None:
+        """Remove the temporary files no running process owns: each writer holds a lock on its
+        file while it lives (released by the kernel when the process dies, however it dies),
+        so what is unlocked here was left by a crash or a kill."""
         self.incoming.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - STALE_UPLOAD_SECONDS
         for leftover in self.incoming.iterdir():
-            try:
-                if leftover.stat().st_mtime < cutoff:
-                    leftover.unlink()
-                    logger.info("removed an upload left over from a crash: %s", leftover.name)
-            except FileNotFoundError:
-                continue
+            if _remove_if_unowned(leftover):
+                logger.info("removed an upload left over from a stopped process: %s", leftover.name)
 
     def path(self, key: str) -> Path:
         if not _KEY.match(key):
@@ -165,6 +165,7 @@ class LocalStorage(VaultStorage):
 
     def _put_bytes(self, target: Path, data: bytes) -> None:
         descriptor, temporary = tempfile.mkstemp(dir=self.incoming, prefix="put-")
+        _claim(descriptor)
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(data)
@@ -185,6 +186,7 @@ class _LocalUpload(UploadWriter):
     def __init__(self, storage: LocalStorage) -> None:
         self._storage = storage
         descriptor, temporary = tempfile.mkstemp(dir=storage.incoming, prefix="upload-")
+        _claim(descriptor)
         self._temporary = Path(temporary)
         self._file: BinaryIO = os.fdopen(descriptor, "wb")
         self._hash = hashlib.sha256()
@@ -225,6 +227,30 @@ class _LocalUpload(UploadWriter):
     def discard(self) -> None:
         self._file.close()
         self._temporary.unlink(missing_ok=True)
+
+
+def _claim(descriptor: int) -> None:
+    """Mark a temporary file as this process's: the lock lasts as long as the process does."""
+    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_if_unowned(path: Path) -> bool:
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        return False  # a running upload's
+    try:
+        if time.time() - os.fstat(descriptor).st_ctime < UNCLAIMED_GRACE_SECONDS:
+            return False
+        path.unlink(missing_ok=True)
+        return True
+    finally:
+        os.close(descriptor)
 
 
 def _publish(temporary: Path, target: Path) -> None:

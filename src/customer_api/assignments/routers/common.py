@@ -105,11 +105,11 @@ def lookups(find: Callable[..., Awaitable[Row]]) -> tuple[Any, Any]:
     """The dependencies that find the group's record named by the path, by id and by reference;
     ``find(session, group_id=..., key=...)`` answers the family's 404 itself."""
 
-    async def by_id(id: PathId, session: SessionDep, principal: CurrentPrincipal) -> Row:
+    async def by_id(id: PathId, principal: CurrentPrincipal, session: SessionDep) -> Row:
         return await find(session, group_id=principal.group_id, key=id)
 
     async def by_reference(
-        reference: PathReference, session: SessionDep, principal: CurrentPrincipal
+        reference: PathReference, principal: CurrentPrincipal, session: SessionDep
     ) -> Row:
         return await find(session, group_id=principal.group_id, key=reference)
 

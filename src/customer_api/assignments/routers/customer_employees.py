@@ -30,15 +30,15 @@ ListQuery = list_query(service.SORTS)
 router = family_router("customerEmployees", "customer employees")
 
 
-async def _by_id(id: PathId, session: SessionDep, principal: CurrentPrincipal) -> CustomerEmployee:
+async def _by_id(id: PathId, principal: CurrentPrincipal, session: SessionDep) -> CustomerEmployee:
     return await service.get_assignment(session, group_id=principal.group_id, assignment_id=id)
 
 
 async def _by_references(
     customerRef: PathReference,
     userRef: PathReference,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
 ) -> CustomerEmployee:
     return await service.get_assignment_by_references(
         session,
@@ -56,8 +56,8 @@ BY_REFERENCES = "/reference/{customerRef}/{userRef}"
 @router.get("", summary="List the assigned customers to employees")
 async def list_assignments(
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     params: ListQuery,
     customerReference: TextFilter = None,
     employeeReference: TextFilter = None,
@@ -95,7 +95,7 @@ async def show_assignment_by_references(assignment: ByReferences) -> AssignmentR
     responses=FOUND,
 )
 async def create_assignment(
-    body: AssignmentWrite, session: SessionDep, principal: CurrentPrincipal
+    body: AssignmentWrite, principal: CurrentPrincipal, session: SessionDep
 ) -> AssignmentRead:
     assignment = await service.create_assignment(
         session, group_id=principal.group_id, user=body.user_id, customer=body.customer_id

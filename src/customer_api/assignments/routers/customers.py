@@ -31,8 +31,8 @@ _FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_customer)
 @router.get("", summary="List the customers")
 async def list_customers(
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     params: ListQuery,
     reference: TextFilter = None,
     name: TextFilter = None,

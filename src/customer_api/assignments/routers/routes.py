@@ -43,8 +43,8 @@ RULE = (
 @router.get("", summary="List the routes")
 async def list_routes(
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     params: ListQuery,
     reference: TextFilter = None,
     name: TextFilter = None,
@@ -70,7 +70,7 @@ async def show_route_by_reference(route: ByReference) -> RouteRead:
 
 @router.post("", status_code=201, summary="Create a route", description=RULE, responses=FOUND)
 async def create_route(
-    body: RouteCreate, session: SessionDep, principal: CurrentPrincipal
+    body: RouteCreate, principal: CurrentPrincipal, session: SessionDep
 ) -> RouteRead:
     route = await service.create_route(session, group_id=principal.group_id, data=body)
     return RouteRead.of(route)

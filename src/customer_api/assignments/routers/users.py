@@ -39,8 +39,8 @@ ByReference = Annotated[Employee, _FIND_BY_REFERENCE]
 @router.get("", summary="List the users")
 async def list_users(
     request: Request,
-    session: SessionDep,
     principal: CurrentPrincipal,
+    session: SessionDep,
     params: ListQuery,
     reference: TextFilter = None,
 ) -> PageOf[UserRead]:
@@ -70,7 +70,7 @@ async def show_user_by_reference(employee: ByReference) -> UserRead:
     description="`reference` is required and unique in the group (400 not_unique).",
 )
 async def create_user(
-    body: UserCreate, session: SessionDep, principal: CurrentPrincipal
+    body: UserCreate, principal: CurrentPrincipal, session: SessionDep
 ) -> UserRead:
     employee = await service.create_user(session, group_id=principal.group_id, data=body)
     return UserRead.of(employee)
