@@ -148,15 +148,20 @@ def count_statements(app):
     @contextmanager
     def counting() -> Iterator[StatementCounter]:
         counter = StatementCounter()
-        engine = app.state.database.engine.sync_engine
+        database = app.state.database
+        engines = [engine.sync_engine for engine in database.engines]
 
         def record(_conn, _cursor, statement, *_args) -> None:
             counter.statements.append(statement)
 
-        event.listen(engine, "before_cursor_execute", record)
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", record)
+        database.driver_statement_observers.append(counter.statements.append)
         try:
             yield counter
         finally:
-            event.remove(engine, "before_cursor_execute", record)
+            database.driver_statement_observers.remove(counter.statements.append)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", record)
 
     return counting

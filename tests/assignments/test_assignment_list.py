@@ -516,6 +516,7 @@ async def test_list_runs_a_constant_number_of_statements(
     client, acme, bulk_assign, count_statements
 ) -> None:
     await bulk_assign(acme.group_id, 30)
+    await listed(client, "?max=1")  # the key is known from here on
     counts = []
     for query in (
         "?max=1",
@@ -527,5 +528,4 @@ async def test_list_runs_a_constant_number_of_statements(
             body = await listed(client, query)
         assert body["data"]
         counts.append(counter.count)
-    assert len(set(counts)) == 1
-    assert counts[0] <= 3  # the key, the count, the page
+    assert counts == [2, 2, 2, 2]  # the count and the page

@@ -150,4 +150,4 @@ async def test_list_runs_a_constant_number_of_statements(client, count_statement
         with count_statements() as counter:
             assert len((await client.get(f"{CUSTOMERS}?max={max_}")).json()["data"]) == max_
         counts.append(counter.count)
-    assert len(set(counts)) == 1 and counts[0] <= 3
+    assert counts == [2, 2, 2]  # the count and the page (the key is known by then)

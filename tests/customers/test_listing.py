@@ -138,5 +138,4 @@ async def test_list_runs_the_same_number_of_statements_whatever_the_page(
             response = await client.get(f"/api/1/customer?limit={limit}")
         assert len(response.json()) == limit
         counts.append(counter.count)
-    assert counts[0] == counts[1] == counts[2]
-    assert counts[0] <= 4  # the key, the page, its projects (and nothing per customer)
+    assert counts == [1, 1, 1]  # the page with its projects; the key is known already

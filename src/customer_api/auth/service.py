@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cachetools import TTLCache
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.auth.models import ApiKey, Group
@@ -73,16 +73,9 @@ async def revoke_key(session: AsyncSession, *, key_id: int) -> bool:
     return True
 
 
-async def _principal_of(session: AsyncSession, key_hash: str) -> Principal | None:
-    row = await session.execute(
-        select(ApiKey.id, ApiKey.group_id).where(
-            ApiKey.key_hash == key_hash, ApiKey.revoked.is_(None)
-        )
-    )
-    found = row.first()
-    return Principal(group_id=found.group_id, key_id=found.id) if found else None
-
-
+_VALID_KEY = select(ApiKey.id, ApiKey.group_id).where(
+    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked.is_(None)
+)
 KEY_CACHE_ENTRIES = 10_000
 
 
@@ -106,8 +99,8 @@ class KeyResolver:
         key_hash = hash_api_key(plain_key)
         if self._known is not None and (known := self._known.get(key_hash)) is not None:
             return known
-        async with self._database.reading() as session:
-            principal = await _principal_of(session, key_hash)
+        rows = await self._database.fetch(_VALID_KEY, key_hash=key_hash)
+        principal = Principal(group_id=rows[0]["group_id"], key_id=rows[0]["id"]) if rows else None
         if principal is not None and self._known is not None:
             self._known[key_hash] = principal
         return principal

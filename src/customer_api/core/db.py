@@ -18,15 +18,17 @@ on a fair lock rather than in SQLite's busy-wait, and readers run beside them (W
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import MetaData, Select, event, text
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -34,8 +36,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.util import greenlet_spawn
 
-from customer_api.core.errors import Overloaded, commit_failed
+from customer_api.core.errors import Overloaded, ServiceUnavailable, commit_failed, is_unavailable
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -47,8 +50,6 @@ NAMING_CONVENTION = {
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_POOL_SIZE = 10
 DEFAULT_POOL_TIMEOUT = 5.0
-# A second pool user per request at most (e.g. a key lookup beside a write), never unbounded.
-POOL_OVERFLOW_SHARE = 0.5
 
 
 class Base(DeclarativeBase):
@@ -114,14 +115,36 @@ def create_engine(
         return _sqlite_engine(
             async_url, pool_size=max(2, pool_size // 4), pool_timeout=pool_timeout, for_writes=True
         )
+    # A fixed pool: a request holds at most one connection at a time, and connections made for
+    # a burst and closed after it (an overflow) would cost a connect each, under load.
     return create_async_engine(
         async_url,
         pool_size=pool_size,
-        max_overflow=max(1, int(pool_size * POOL_OVERFLOW_SHARE)),
+        max_overflow=0,
         pool_timeout=pool_timeout,
         json_serializer=_json_text,
         json_deserializer=orjson.loads,
     )
+
+
+class _CompiledRead:
+    """A Core select compiled once for Postgres, with its parameters in the driver's order."""
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names = list(compiled.positiontup or ())
+        self.processors = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.names
+        ]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = []
+        for name, process in zip(self.names, self.processors, strict=True):
+            value = params[name]
+            values.append(process(value) if process is not None else value)
+        return values
 
 
 class Database:
@@ -146,10 +169,19 @@ class Database:
             self._read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
             self._writer_turn = None
         self.read_sessions = async_sessionmaker(self._read_engine, expire_on_commit=False)
+        self._compiled: dict[int, tuple[Select[Any], _CompiledRead]] = {}
+        # Called with the SQL of each statement ``fetch`` sends straight to the driver (those
+        # sent through the engines are seen by SQLAlchemy's own events).
+        self.driver_statement_observers: list[Callable[[str], None]] = []
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def engines(self) -> tuple[AsyncEngine, ...]:
+        """Each engine with a pool of its own (Postgres reads share the writes' pool)."""
+        return (self.engine, self._read_engine) if self.dialect == "sqlite" else (self.engine,)
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -193,17 +225,62 @@ class Database:
         finally:
             self._writer_turn.release()
 
+    async def fetch(self, statement: Select[Any], **params: Any) -> Sequence[Mapping[str, Any]]:
+        """The rows of one read-only statement (with ``bindparam`` parameters), as mappings.
+
+        The hot reads come this way. On Postgres the statement, compiled once, goes straight to
+        the asyncpg connection of a pooled connection: no session, no ORM, no transaction round
+        trips; on SQLite through an autocommit connection of the read engine.
+        """
+        try:
+            if self.dialect != "postgresql":
+                async with self._read_engine.connect() as connection:
+                    return (await connection.execute(statement, params)).mappings().all()
+            compiled = self._compile(statement)
+            for observe in self.driver_statement_observers:
+                observe(compiled.sql)
+            return await self._fetch_on_driver(compiled.sql, compiled.arguments(params))
+        except ServiceUnavailable:
+            raise
+        except sa_exc.TimeoutError:
+            raise Overloaded("no database connection came free") from None
+        except Exception as exc:
+            if is_unavailable(exc):
+                raise ServiceUnavailable(reason=f"{type(exc).__name__}: {exc}") from exc
+            raise
+
+    async def _fetch_on_driver(self, sql: str, arguments: list[Any]) -> Sequence[Mapping[str, Any]]:
+        """A pooled connection's asyncpg connection, used directly (no transaction is begun, so
+        handing it back is a matter of the pool's bookkeeping). One that failed is discarded
+        rather than handed to the next request."""
+        pooled = await self.engine.raw_connection()
+        try:
+            rows = await pooled.driver_connection.fetch(sql, *arguments)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await greenlet_spawn(pooled.invalidate, exc)
+            raise
+        pooled.close()
+        return rows
+
+    def _compile(self, statement: Select[Any]) -> _CompiledRead:
+        """Compiled once per statement object (callers build their statements once)."""
+        known = self._compiled.get(id(statement))
+        if known is None or known[0] is not statement:
+            known = (statement, _CompiledRead(statement, self.engine.dialect))
+            self._compiled[id(statement)] = known
+        return known[1]
+
     async def ping(self) -> None:
         async with self._read_engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
-        await self.engine.dispose()
-        if self.dialect == "sqlite":
-            await self._read_engine.dispose()
+        for engine in self.engines:
+            await engine.dispose()
 
 
-def database_of(request: Request) -> Database:
+async def database_of(request: Request) -> Database:
     return request.app.state.database
 
 
@@ -218,7 +295,7 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
     response is sent: no connection waits on a slow reader, and a client never sees a 2xx for a
     write that did not reach the database.
     """
-    database = database_of(request)
+    database: Database = request.app.state.database
     if request.method in SAFE_METHODS:
         async with database.reading() as session:
             yield session

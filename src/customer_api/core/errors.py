@@ -178,6 +178,21 @@ def server_error_response(path: str) -> JSONResponse:
     return JSONResponse(error_body(path, "server_error", SERVER_ERROR_TEXT), status_code=500)
 
 
+CUT_OFF_TEXT = (
+    "The server is restarting and cut this request off. Try again in a few seconds; if it was a "
+    "change, read it back first: it may or may not have been saved."
+)
+
+
+def cut_off_response(path: str) -> JSONResponse:
+    """The 503 of the path's family for a request the server stopped before it was done."""
+    return JSONResponse(
+        error_body(path, ServiceUnavailable.code, CUT_OFF_TEXT),
+        status_code=503,
+        headers={**ServiceUnavailable.headers, "Connection": "close"},
+    )
+
+
 def busy_response(path: str) -> JSONResponse:
     """The 503 of the path's family for a server with no room for another request."""
     return JSONResponse(

@@ -41,18 +41,18 @@ def _json_key(name: str) -> ColumnElement[str]:
     return literal_column(f"'{name}'")
 
 
-def decode_uuid(value: str) -> UUID:
+def decode_uuid(value: str | UUID) -> UUID:
     """Postgres writes a UUID with dashes, SQLite stores it as 32 hex digits."""
-    return UUID(value)
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 def decode_bool(value: bool | int) -> bool:
     return bool(value)
 
 
-def decode_datetime(value: str | None) -> datetime | None:
+def decode_datetime(value: str | datetime | None) -> datetime | None:
     """Postgres writes an ISO timestamp with its offset, SQLite the stored naive UTC text."""
     if value is None:
         return None
-    moment = datetime.fromisoformat(value)
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

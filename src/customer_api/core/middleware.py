@@ -4,6 +4,8 @@ Pure ASGI (not ``BaseHTTPMiddleware``) so that streamed responses, such as vault
 through chunk by chunk and are never buffered.
 """
 
+import asyncio
+import contextlib
 import logging
 import time
 from typing import Any
@@ -12,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_api.core import metrics
-from customer_api.core.errors import busy_response, server_error_response
+from customer_api.core.errors import busy_response, cut_off_response, server_error_response
 from customer_api.core.logs import (
     REQUEST_ID_HEADER,
     clean_request_id,
@@ -79,6 +81,13 @@ class RequestObservabilityMiddleware:
         metrics.IN_PROGRESS.inc()
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            # Cut off (a stop whose grace period ran out): say so rather than leave the client
+            # with the server's bare 500, then let the cancellation go on.
+            if status is None:
+                with contextlib.suppress(Exception):
+                    await cut_off_response(scope["path"])(scope, receive, send_with_id)
+            raise
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
             if status is not None:

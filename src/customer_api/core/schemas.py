@@ -12,6 +12,9 @@ from pydantic import (
     StringConstraints,
 )
 from pydantic.alias_generators import to_camel
+from sqlalchemy import inspect
+
+JsonObject = dict[str, Any]
 
 # Postgres refuses NUL in text and no client means it, so no string may carry one.
 _NO_NUL = r"^[^\x00]*$"
@@ -25,6 +28,12 @@ def text_field(max_length: int, *, min_length: int = 0) -> type[str]:
             strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=_NO_NUL
         ),
     ]
+
+
+def model_values(instance: Any) -> dict[str, Any]:
+    """A model's column values by attribute name: what a row of its table reads as, so that
+    one JSON builder serves both."""
+    return {attr.key: getattr(instance, attr.key) for attr in inspect(instance).mapper.column_attrs}
 
 
 def _json_number(value: object) -> object:

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response
 
 from customer_api.auth.dependencies import CurrentPrincipal
-from customer_api.core.db import SessionDep
+from customer_api.core.db import DatabaseDep, SessionDep
 from customer_api.core.params import (
     MAX_MOMENT_LENGTH,
     MAX_PAGE,
@@ -55,7 +55,7 @@ CustomerBody = Annotated[CustomerWrite, DOCUMENTED_EXAMPLE]
 )
 async def list_customers(
     principal: CurrentPrincipal,
-    session: SessionDep,
+    database: DatabaseDep,
     inactive: InactiveParam = None,
     limit: LimitParam = MAX_PAGE,
     offset: OffsetParam = 0,
@@ -70,7 +70,7 @@ async def list_customers(
     ] = None,
 ) -> list[CustomerRead] | Response:
     customers = await service.list_customers(
-        session,
+        database,
         group_id=principal.group_id,
         include_inactive=flag(inactive),
         limit=limit,
@@ -89,10 +89,10 @@ async def list_customers(
     responses=error_responses(404),
 )
 async def get_customer(
-    customer_id: str, principal: CurrentPrincipal, session: SessionDep
+    customer_id: str, principal: CurrentPrincipal, database: DatabaseDep
 ) -> JsonResponse:
     return JsonResponse(
-        await service.customer_detail(session, group_id=principal.group_id, ref=customer_id)
+        await service.customer_detail(database, group_id=principal.group_id, ref=customer_id)
     )
 
 

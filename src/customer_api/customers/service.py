@@ -1,20 +1,22 @@
 """The customer logic: listing, reading, writing and deleting a group's customers."""
 
 import functools
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from operator import attrgetter
-from types import SimpleNamespace
+from operator import itemgetter
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from customer_api.core.db import Database
 from customer_api.core.errors import Conflict, NotFound
 from customer_api.core.identifiers import parse_id_or_uuid
 from customer_api.core.json_sql import decode_bool, decode_datetime, decode_uuid, json_array
+from customer_api.core.schemas import JsonObject
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer, CustomerProject
 from customer_api.customers.schemas import (
@@ -43,11 +45,8 @@ def _with_documents(statement: Select[tuple[Customer]]) -> Select[tuple[Customer
     )
 
 
-JsonObject = dict[str, Any]
-
-
 async def list_customers(
-    session: AsyncSession,
+    database: Database,
     *,
     group_id: int,
     include_inactive: bool,
@@ -56,53 +55,49 @@ async def list_customers(
     modified_since: datetime | None,
 ) -> list[JsonObject]:
     """A page of the group's customers in id order, with their projects: one statement whatever
-    the page size.
-
-    Reads plain rows rather than ORM objects: a page may hold a thousand customers with their
-    projects, and skipping the identity map makes it several times faster.
-    """
-    statement = _list_statement(_dialect(session)).where(Customer.group_id == group_id)
-    if not include_inactive:
-        statement = statement.where(Customer.active.is_(True))
-    if modified_since is not None:
-        statement = statement.where(Customer.modified >= modified_since)
-    statement = statement.order_by(Customer.id).limit(limit).offset(offset)
-    rows = (await session.execute(statement)).all()
-    return [customer_json(row, _projects(row.projects)) for row in rows]
+    the page size, read as plain rows (no ORM objects: a page may hold a thousand customers)."""
+    statement = _list_statement(
+        database.dialect, active_only=not include_inactive, since=modified_since is not None
+    )
+    rows = await database.fetch(
+        statement, group_id=group_id, limit=limit, offset=offset, modified=modified_since
+    )
+    return [customer_json(row, _projects(row["projects"])) for row in rows]
 
 
-async def customer_detail(session: AsyncSession, *, group_id: int, ref: str) -> JsonObject:
+async def customer_detail(database: Database, *, group_id: int, ref: str) -> JsonObject:
     """The detail representation of the group's customer with this id or uuid: one statement
     for the customer, its projects and its documents."""
     key = parse_id_or_uuid(ref)
-    row = None
+    rows: Sequence[Mapping[str, Any]] = ()
     if key is not None:
-        column = Customer.uuid if isinstance(key, UUID) else Customer.id
-        statement = _detail_statement(_dialect(session)).where(
-            Customer.group_id == group_id, column == key
-        )
-        row = (await session.execute(statement)).first()
-    if row is None:
+        statement = _detail_statement(database.dialect, by_uuid=isinstance(key, UUID))
+        rows = await database.fetch(statement, group_id=group_id, key=key)
+    if not rows:
         raise NotFound(f"No customer with id {ref!r}.")
-    return detail_json(row, _projects(row.projects), _documents(row.documents))
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+    row = rows[0]
+    return detail_json(row, _projects(row["projects"]), _documents(row["documents"]))
 
 
 @functools.cache
-def _list_statement(dialect: str) -> Select[Any]:
-    return select(*Customer.__table__.columns, _projects_array(dialect).label("projects"))
+def _list_statement(dialect: str, *, active_only: bool, since: bool) -> Select[Any]:
+    statement = select(*Customer.__table__.columns, _projects_array(dialect).label("projects"))
+    statement = statement.where(Customer.group_id == bindparam("group_id"))
+    if active_only:
+        statement = statement.where(Customer.active.is_(True))
+    if since:
+        statement = statement.where(Customer.modified >= bindparam("modified"))
+    return statement.order_by(Customer.id).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
 @functools.cache
-def _detail_statement(dialect: str) -> Select[Any]:
+def _detail_statement(dialect: str, *, by_uuid: bool) -> Select[Any]:
+    key_column = Customer.uuid if by_uuid else Customer.id
     return select(
         *Customer.__table__.columns,
         _projects_array(dialect).label("projects"),
         _documents_array(dialect).label("documents"),
-    )
+    ).where(Customer.group_id == bindparam("group_id"), key_column == bindparam("key"))
 
 
 def _projects_array(dialect: str):
@@ -130,34 +125,22 @@ def _documents_array(dialect: str):
     )
 
 
-def _projects(items: list[JsonObject]) -> list[SimpleNamespace]:
-    projects = [
-        SimpleNamespace(
-            id=item["id"],
-            uuid=decode_uuid(item["uuid"]),
-            name=item["name"],
-            active=decode_bool(item["active"]),
-        )
-        for item in items
-    ]
-    projects.sort(key=attrgetter("id"))
-    return projects
+def _projects(items: list[JsonObject]) -> list[JsonObject]:
+    """In id order, with the values the columns hold."""
+    for item in items:
+        item["uuid"] = decode_uuid(item["uuid"])
+        item["active"] = decode_bool(item["active"])
+    return sorted(items, key=itemgetter("id"))
 
 
-def _documents(items: list[JsonObject]) -> list[SimpleNamespace]:
-    """In the customer's order (position; ties by id)."""
-    return [
-        SimpleNamespace(
-            **{
-                **item,
-                "uuid": decode_uuid(item["uuid"]),
-                "internal": decode_bool(item["internal"]),
-                "created": decode_datetime(item["created"]),
-                "modified": decode_datetime(item["modified"]),
-            }
-        )
-        for item in sorted(items, key=lambda item: (item["position"], item["id"]))
-    ]
+def _documents(items: list[JsonObject]) -> list[JsonObject]:
+    """In the customer's order (position; ties by id), with the values the columns hold."""
+    for item in items:
+        item["uuid"] = decode_uuid(item["uuid"])
+        item["internal"] = decode_bool(item["internal"])
+        item["created"] = decode_datetime(item["created"])
+        item["modified"] = decode_datetime(item["modified"])
+    return sorted(items, key=itemgetter("position", "id"))
 
 
 async def find_customer(session: AsyncSession, *, group_id: int, ref: str) -> Customer | None:
@@ -185,9 +168,8 @@ async def create_customer(
     customer.projects = []
     customer.document_links = []
     await _apply_changes(session, customer, data)
-    await _check_customer_number(session, customer)
     session.add(customer)
-    await _flush(session)
+    await _flush(session, customer)
     await customer_changed(session, customer)
     return customer
 
@@ -206,8 +188,7 @@ async def update_customer(
         raise NotFound(f"No customer with id {ref!r}.{hint}")
     await _apply_changes(session, customer, data)
     customer.modified = utcnow()
-    await _check_customer_number(session, customer)
-    await _flush(session)
+    await _flush(session, customer)
     await customer_changed(session, customer)
     return customer
 
@@ -275,26 +256,18 @@ def _match_project(
     return next((project for project in unmatched if project.name == item.name), None)
 
 
-async def _check_customer_number(session: AsyncSession, customer: Customer) -> None:
-    if customer.customer_number is None:
-        return
-    statement = select(Customer.id).where(
-        Customer.group_id == customer.group_id,
-        Customer.customer_number == customer.customer_number,
-    )
-    if customer.id is not None:
-        statement = statement.where(Customer.id != customer.id)
-    with session.no_autoflush:
-        taken = await session.scalar(statement.limit(1))
-    if taken is not None:
-        raise Conflict(
-            f"customerNumber: {customer.customer_number!r} is already used by another customer."
-        )
+async def _flush(session: AsyncSession, customer: Customer) -> None:
+    """Flush, turning a unique value already taken into a 409 naming it.
 
-
-async def _flush(session: AsyncSession) -> None:
-    """Flush, turning a lost race on a unique value into the 409 the check would have given."""
+    The unique constraints decide (no look-up first: it would cost a statement on every write
+    and still lose a race); both databases name the violated columns in their message.
+    """
+    number = customer.customer_number  # read before: a failed flush expires the customer
     try:
         await session.flush()
     except IntegrityError as exc:
-        raise Conflict("customerNumber or uuid: already used by another customer.") from exc
+        if "customer_number" in str(exc.orig):
+            raise Conflict(
+                f"customerNumber: {number!r} is already used by another customer."
+            ) from exc
+        raise Conflict("uuid: already used by another customer.") from exc

@@ -1,11 +1,19 @@
 import re
 import unicodedata
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from pydantic import AfterValidator, ConfigDict, Field
 
-from customer_api.core.schemas import CamelInput, CamelModel, Int32, text_field
+from customer_api.core.schemas import (
+    CamelInput,
+    CamelModel,
+    Int32,
+    JsonObject,
+    model_values,
+    text_field,
+)
 from customer_api.core.timestamps import to_epoch_ms
 from customer_api.documents.models import MAX_URL_LENGTH, Document
 
@@ -66,29 +74,30 @@ class DocumentRead(CamelModel):
 
     @classmethod
     def of(cls, document: Document) -> "DocumentRead":
-        return cls.model_validate(document_json(document))
+        return cls.model_validate(document_json(model_values(document)))
 
 
-def document_json(document: Any) -> dict[str, Any]:
-    """The Document object, ready for JSON, from a model or a row with the same attributes.
+def document_json(document: Mapping[str, Any]) -> JsonObject:
+    """The Document object, ready for JSON, from a row (or a model's values).
 
     Built directly (a customer's answer may carry many documents); DocumentRead documents the
     same shape, and a test holds the two together.
     """
+    uuid = str(document["uuid"])
     return {
-        "uuid": str(document.uuid),
-        "thumbUrl": document.thumb_url or f"/vault/thumbnail/{document.uuid}",
-        "size": document.size,
-        "mimeType": document.mime_type,
-        "lastModified": to_epoch_ms(document.modified),
-        "contentUrl": document.external_url or f"/vault/document/{document.uuid}",
-        "creationTimeStamp": to_epoch_ms(document.created),
+        "uuid": uuid,
+        "thumbUrl": document["thumb_url"] or f"/vault/thumbnail/{uuid}",
+        "size": document["size"],
+        "mimeType": document["mime_type"],
+        "lastModified": to_epoch_ms(document["modified"]),
+        "contentUrl": document["external_url"] or f"/vault/document/{uuid}",
+        "creationTimeStamp": to_epoch_ms(document["created"]),
         "creatorId": None,
-        "description": document.description,
-        "fileName": document.file_name,
-        "groupId": document.group_id,
-        "id": document.id,
-        "internal": document.internal,
+        "description": document["description"],
+        "fileName": document["file_name"],
+        "groupId": document["group_id"],
+        "id": document["id"],
+        "internal": document["internal"],
     }
 
 

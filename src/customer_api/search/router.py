@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/1/customer", tags=["customers"])
 DEFAULT_LIMIT = 50
 
 
-def _backend(request: Request) -> SearchBackend:
+async def _backend(request: Request) -> SearchBackend:
     return request.app.state.search
 
 

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from customer_api.vault.storage import VaultStorage
 
 
-def get_vault(request: Request) -> VaultStorage:
+async def get_vault(request: Request) -> VaultStorage:
     return request.app.state.vault
 
 

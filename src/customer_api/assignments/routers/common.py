@@ -1,5 +1,6 @@
 """What every endpoint of the family shares: the key, unknown parameters, ids, list envelopes."""
 
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
@@ -75,7 +76,7 @@ _MOMENT = _documented(
 BOOLEAN = _documented({"type": "boolean"})
 
 
-def _path_id(
+async def _path_id(
     id: Annotated[str, Path(description="The id of the wanted record"), _INTEGER],
 ) -> int:
     return read_integer("id", id)
@@ -205,12 +206,21 @@ class ListParams:
         return [(name, value) for name, value in given.items() if value]
 
 
+async def _list_params(**given: str | None) -> ListParams:
+    return ListParams(**given)
+
+
+# The constructor's parameters, declared by an async function so that FastAPI calls it on the
+# event loop (a plain function or class would cost a hop to a worker thread per request).
+_list_params.__signature__ = inspect.signature(ListParams)  # type: ignore[attr-defined]
+
+
 def list_query(sorts: Iterable[str]) -> Any:
     """The parameters of a list whose rows can be ordered by ``sorts`` (documented as such)."""
     choices = list(sorts)
 
-    def read(
-        params: Annotated[ListParams, Depends()],
+    async def read(
+        params: Annotated[ListParams, Depends(_list_params)],
         sort: Annotated[
             str | None,
             Query(description=f"The field to order by (default {DEFAULT_SORT})"),
