@@ -280,6 +280,17 @@ class Database:
             await engine.dispose()
 
 
+def unique_violation(exc: BaseException) -> str | None:
+    """The name of the unique constraint an error (or its cause) violated, if that is what it
+    is (SQLSTATE 23505); for errors without a name, the database's message."""
+    current: BaseException | None = exc
+    while current is not None:
+        if getattr(current, "sqlstate", None) == "23505":
+            return getattr(current, "constraint_name", None) or str(current)
+        current = current.__cause__
+    return None
+
+
 async def database_of(request: Request) -> Database:
     return request.app.state.database
 

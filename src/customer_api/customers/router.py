@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Query, Request, Response
 
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import DatabaseDep, SessionDep
@@ -103,10 +103,12 @@ async def get_customer(
     responses=error_responses(404, 406, 409),
 )
 async def create_customer(
-    body: NewCustomerBody, principal: CurrentPrincipal, session: SessionDep
+    body: NewCustomerBody, request: Request, principal: CurrentPrincipal, database: DatabaseDep
 ) -> JsonResponse:
-    customer = await service.create_customer(session, group_id=principal.group_id, data=body)
-    return JsonResponse(customer_detail_json(customer))
+    created = await service.add_customer(
+        database, search=request.app.state.search, group_id=principal.group_id, data=body
+    )
+    return JsonResponse(created)
 
 
 @router.put(

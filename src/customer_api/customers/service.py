@@ -4,15 +4,16 @@ import functools
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import ARRAY, Boolean, Select, String, Uuid, bindparam, func, insert, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from customer_api.core.db import Database
+from customer_api.core.db import Database, unique_violation
 from customer_api.core.errors import Conflict, NotFound
 from customer_api.core.identifiers import parse_id_or_uuid
 from customer_api.core.json_sql import decode_bool, decode_datetime, decode_uuid, json_array
@@ -22,11 +23,14 @@ from customer_api.customers.models import Customer, CustomerProject
 from customer_api.customers.schemas import (
     CustomerProjectWrite,
     CustomerWrite,
+    customer_detail_json,
     customer_json,
     detail_json,
 )
 from customer_api.documents import service as documents_service
 from customer_api.documents.models import CustomerDocument, Document
+from customer_api.search.analysis import document_of
+from customer_api.search.backend import SearchBackend
 from customer_api.search.service import customer_changed
 
 
@@ -159,6 +163,114 @@ async def get_customer(session: AsyncSession, *, group_id: int, ref: str) -> Cus
     return customer
 
 
+async def add_customer(
+    database: Database, *, search: SearchBackend, group_id: int, data: CustomerWrite
+) -> JsonObject:
+    """Create a customer (POST), answering its detail representation: in one statement where
+    that can be done, else in a transaction of its own, committed before this returns."""
+    created = await insert_customer(database, search=search, group_id=group_id, data=data)
+    if created is None:
+        async with database.transaction() as session:
+            customer = await create_customer(session, group_id=group_id, data=data)
+            created = customer_detail_json(customer)
+    return created
+
+
+async def insert_customer(
+    database: Database, *, search: SearchBackend, group_id: int, data: CustomerWrite
+) -> JsonObject | None:
+    """Create a customer with its projects and its search entry in one statement (atomic on its
+    own: no transaction round trips), answering its detail representation; None when that
+    cannot be done here (not Postgres, documents given, or a search backend that must be kept
+    otherwise), and ``create_customer`` does it instead."""
+    statement = _insert_statement(database.dialect, search)
+    if statement is None or data.documents:
+        return None
+    now = utcnow()
+    values = {column: None for column in _WRITABLE_COLUMNS}
+    values.update(data.given_fields(), group_id=group_id, uuid=uuid4(), created=now, modified=now)
+    values["customer_number"] = values["customer_number"] or None
+    values["active"] = True if values["active"] is None else values["active"]
+    projects = _new_projects(data.customer_projects or [])
+    document = document_of(SimpleNamespace(id=None, **values), [p["name"] for p in projects])
+    try:
+        rows = await database.fetch(
+            statement,
+            **values,
+            project_uuids=[project["uuid"] for project in projects],
+            project_names=[project["name"] for project in projects],
+            project_actives=[project["active"] for project in projects],
+            **search.index_new_parameters(document),
+        )
+    except Exception as exc:
+        if violated := unique_violation(exc):
+            raise _taken(violated, values["customer_number"]) from exc
+        raise
+    row = rows[0]
+    return detail_json(row, _projects(row["projects"]), [])
+
+
+def _new_projects(items: list[CustomerProjectWrite]) -> list[JsonObject]:
+    """The projects of a new customer, as ``_reconcile_projects`` would make them."""
+    for index, item in enumerate(items):
+        if item.id is not None:
+            raise Conflict(
+                f"customerProjects[{index}].id: {item.id} is not a project of this customer."
+            )
+    return [
+        {
+            "uuid": item.uuid or uuid4(),
+            "name": item.name,
+            "active": True if item.active is None else item.active,
+        }
+        for item in items
+    ]
+
+
+_WRITABLE_COLUMNS = tuple(
+    column.name for column in Customer.__table__.columns if column.name != "id"
+)
+
+
+@functools.cache
+def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None:
+    """``WITH new_customer AS (INSERT ... RETURNING), new_projects AS (INSERT ... SELECT FROM
+    unnest(...) RETURNING), (the search entry) SELECT new_customer.*, <projects as JSON>``."""
+    if dialect != "postgresql":
+        return None
+    customers, projects = Customer.__table__, CustomerProject.__table__
+    values = {name: bindparam(name, type_=customers.c[name].type) for name in _WRITABLE_COLUMNS}
+    new_customer = insert(customers).values(values).returning(*customers.c).cte("new_customer")
+    index = search.index_new(new_customer)
+    if index is None:
+        return None
+    given = (
+        func.unnest(
+            bindparam("project_uuids", type_=ARRAY(Uuid)),
+            bindparam("project_names", type_=ARRAY(String)),
+            bindparam("project_actives", type_=ARRAY(Boolean)),
+        )
+        .table_valued("uuid", "name", "active", with_ordinality="position")
+        .render_derived("given")
+    )
+    rows = (
+        select(given.c.uuid, new_customer.c.id, given.c.name, given.c.active)
+        .select_from(new_customer.join(given, true()))
+        .order_by(given.c.position)  # ids in the order given
+    )
+    new_projects = (
+        insert(projects)
+        .from_select(["uuid", "customer_id", "name", "active"], rows)
+        .returning(projects.c.id, projects.c.uuid, projects.c.name, projects.c.active)
+        .cte("new_projects")
+    )
+    fields = {name: new_projects.c[name] for name in ("id", "uuid", "name", "active")}
+    project_array = json_array(dialect, fields, source=new_projects, where=true())
+    return select(*new_customer.c, project_array.label("projects")).add_cte(
+        index.cte("new_search_entry")
+    )
+
+
 async def create_customer(
     session: AsyncSession, *, group_id: int, data: CustomerWrite, uuid: UUID | None = None
 ) -> Customer:
@@ -266,8 +378,11 @@ async def _flush(session: AsyncSession, customer: Customer) -> None:
     try:
         await session.flush()
     except IntegrityError as exc:
-        if "customer_number" in str(exc.orig):
-            raise Conflict(
-                f"customerNumber: {number!r} is already used by another customer."
-            ) from exc
-        raise Conflict("uuid: already used by another customer.") from exc
+        raise _taken(str(exc.orig), number) from exc
+
+
+def _taken(violation: str, customer_number: str | None) -> Conflict:
+    """The 409 for a unique constraint violated (its name, or the database's message)."""
+    if "customer_number" in violation:
+        return Conflict(f"customerNumber: {customer_number!r} is already used by another customer.")
+    return Conflict("uuid: already used by another customer.")

@@ -4,12 +4,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
+from sqlalchemy import CTE, Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.core.db import Database
 from customer_api.core.errors import CustomerApiError
 from customer_api.customers.models import Customer
-from customer_api.search.analysis import SearchQuery
+from customer_api.search.analysis import SearchDocument, SearchQuery
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,15 @@ class SearchBackend(ABC):
     async def record_change(self, session: AsyncSession, customer: Customer) -> None:
         """Keep the index in step with a customer just written or deleted, in the same
         transaction (a database-native index row, or an outbox row for Elasticsearch)."""
+
+    def index_new(self, customer: CTE) -> Insert | None:
+        """An insert that indexes a customer being inserted by ``customer`` (a data-modifying
+        CTE returning the new row) in the same statement, or None when this backend cannot.
+        Its parameters come from ``index_new_parameters``."""
+        return None
+
+    def index_new_parameters(self, document: SearchDocument) -> dict[str, object]:
+        return {}
 
     @abstractmethod
     async def rebuild(self, database: Database, progress: RebuildProgress) -> int:

@@ -12,7 +12,9 @@ and user text never becomes tsquery syntax.
 from collections.abc import Sequence
 
 from sqlalchemy import (
+    CTE,
     Boolean,
+    Insert,
     Integer,
     String,
     bindparam,
@@ -109,6 +111,16 @@ class PostgresFtsBackend(DatabaseIndexBackend):
     async def indexed_count(self, session: AsyncSession) -> int:
         count = select(func.count()).select_from(customer_search)
         return await session.scalar(count) or 0
+
+    def index_new(self, customer: CTE) -> Insert:
+        vector = cast(bindparam("search_vector", type_=String), TSVECTOR)
+        row = select(customer.c.id, customer.c.group_id, customer.c.active, vector)
+        return insert(customer_search).from_select(
+            ["customer_id", "group_id", "active", "document"], row
+        )
+
+    def index_new_parameters(self, document: SearchDocument) -> dict[str, object]:
+        return {"search_vector": tsvector_literal(document)}
 
     async def write(self, session: AsyncSession, documents: Sequence[SearchDocument]) -> None:
         statement = insert(customer_search).values(
