@@ -1,14 +1,16 @@
 """``customer-api serve`` as a real process on a free loopback port, for tests that need a real
 server (a browser, the process's own log output, several workers)."""
 
+import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,31 +60,58 @@ class LiveServer:
         return KEY.search(self.stdout).group(0)
 
 
+def server_environment(settings: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without any ``CUSTOMER_API_*`` variable but ``settings``
+    (given without the prefix), running this checkout's code whatever an installed copy or a
+    relative PYTHONPATH would give."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE), env.get("PYTHONPATH")]))
+    env.update({f"CUSTOMER_API_{name}": value for name, value in (settings or {}).items()})
+    return env
+
+
 @contextmanager
-def live_server(workdir: Path, *args: str) -> Iterator[LiveServer]:
-    """Start the server in ``workdir`` (its ./data is the database and vault) and wait until
-    /health answers; stop it afterwards."""
+def live_server(
+    workdir: Path, *args: str, settings: Mapping[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """Start the server in ``workdir`` (its ./data is the database and vault unless
+    ``settings`` say otherwise), in a process group of its own, and wait until /health answers;
+    stop it afterwards (unless the test already did)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")}
-    clean_env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    # This checkout's code, whatever an installed copy or a relative PYTHONPATH would give.
-    python_path = os.pathsep.join(filter(None, [str(SOURCE), clean_env.get("PYTHONPATH")]))
-    clean_env["PYTHONPATH"] = python_path
     with (workdir / "stdout.txt").open("w") as out, (workdir / "stderr.txt").open("w") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "customer_api", "serve", "--port", str(port), *args],
             cwd=workdir,
-            env=clean_env,
+            env=server_environment(settings),
             stdout=out,
             stderr=err,
+            start_new_session=True,
         )
     server = LiveServer(f"http://127.0.0.1:{port}", workdir, process)
     try:
         _wait_until_healthy(server)
         yield server
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_server(server)
+
+
+def stop_server(server: LiveServer, seconds: float = 30) -> None:
+    """SIGTERM, and SIGKILL to the whole process group if it is not gone in ``seconds``."""
+    if server.process.poll() is None:
+        server.process.terminate()
+    try:
+        server.process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        kill_process_group(server)
+
+
+def kill_process_group(server: LiveServer) -> None:
+    """SIGKILL to the server and every process it started (it leads its own group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait(timeout=30)
 
 
 def _wait_until_healthy(server: LiveServer) -> None:
@@ -90,10 +119,8 @@ def _wait_until_healthy(server: LiveServer) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{server.stderr}")
-        try:
+        with contextlib.suppress(httpx.TransportError):
             if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
+        time.sleep(0.1)
     raise RuntimeError(f"server not healthy after {STARTUP_SECONDS}s:\n{server.stderr}")

@@ -13,11 +13,9 @@ import os
 import pwd
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,11 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.live_server import SOURCE, STARTUP_SECONDS, LiveServer, free_port
+from tests.live_server import (
+    LiveServer,
+    free_port,
+    live_server,
+    server_environment,
+)
 
 POSTGRES_PROGRAMS = ("initdb", "pg_ctl", "postgres")
 POSTGRES_USER = "postgres"
@@ -195,16 +197,6 @@ def scratch_database(server_url: str) -> Iterator[str]:
         asyncio.run(_execute(existing, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def server_environment(settings: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without its CUSTOMER_API_* variables, plus ``settings`` (names
-    without the prefix), running this checkout's code."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE), env.get("PYTHONPATH")]))
-    env.update({f"CUSTOMER_API_{name}": value for name, value in settings.items()})
-    return env
-
-
 def create_key(settings: Mapping[str, str], group: str) -> str:
     """``customer-api keys create --group ...`` against the settings' database: the new key."""
     result = subprocess.run(
@@ -220,52 +212,7 @@ def create_key(settings: Mapping[str, str], group: str) -> str:
 
 @contextmanager
 def server_with_settings(workdir: Path, settings: Mapping[str, str]) -> Iterator[LiveServer]:
-    """``customer-api serve`` with ``settings``, its cwd and logs in ``workdir``, in a process
-    group of its own; waits until /health answers, and stops it afterwards (unless the test
-    already did)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    with (workdir / "stdout.txt").open("w") as out, (workdir / "stderr.txt").open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "customer_api", "serve", "--port", str(port)],
-            cwd=workdir,
-            env=server_environment(settings),
-            stdout=out,
-            stderr=err,
-            start_new_session=True,
-        )
-    server = LiveServer(f"http://127.0.0.1:{port}", workdir, process)
-    try:
-        wait_until_healthy(server)
+    """``customer-api serve`` with ``settings`` (names without the prefix), its cwd and logs in
+    ``workdir``."""
+    with live_server(workdir, settings=settings) as server:
         yield server
-    finally:
-        stop_server(server)
-
-
-def wait_until_healthy(server: LiveServer) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{server.stderr}")
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.base_url}/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"server not healthy after {STARTUP_SECONDS}s:\n{server.stderr}")
-
-
-def stop_server(server: LiveServer, seconds: float = 30) -> None:
-    """SIGTERM, and SIGKILL to the whole process group if it is not gone in ``seconds``."""
-    if server.process.poll() is None:
-        server.process.terminate()
-    try:
-        server.process.wait(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        kill_process_group(server)
-
-
-def kill_process_group(server: LiveServer) -> None:
-    """SIGKILL to the server and every process it started (it leads its own group)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(server.process.pid, signal.SIGKILL)
-    server.process.wait(timeout=30)

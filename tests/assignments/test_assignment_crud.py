@@ -310,11 +310,22 @@ async def test_body_without_content_type_is_read_as_json(client, pair) -> None:
     assert response.status_code == 201, response.text
 
 
-@pytest.mark.parametrize("number", [b"1e400", b"NaN", b"Infinity", b"-Infinity", b"1.0"])
+@pytest.mark.parametrize("number", [b"1e400", b"NaN", b"Infinity", b"-Infinity", b"1.5"])
 async def test_non_integer_numbers_are_type_errors(client, pair, number) -> None:
     raw = b'{"userId": ' + number + b', "customerId": 1}'
     response = await client.post(BASE, content=raw, headers={"Content-Type": "application/json"})
     assert_error(response, 400, "invalid_param_type")
+
+
+async def test_a_whole_number_written_with_a_fraction_is_an_id(client, pair) -> None:
+    """JSON Schema's integer (what the document declares) includes 7.0, as in /api/1."""
+    user, customer, *_ = pair
+    raw = f'{{"userId": {user["id"]}.0, "customerId": {customer["id"]}.0}}'.encode()
+    response = await client.post(BASE, content=raw, headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["user"]["id"] == user["id"]
+    listed = await client.get(f"{BASE}?max=1.0&offset=0.0")
+    assert listed.status_code == 200 and listed.json()["paging"]["max"] == 1
 
 
 async def test_overlong_and_nul_references_are_refused(client, pair) -> None:

@@ -25,13 +25,8 @@ import pytest
 
 from customer_api.vault.storage import UNCLAIMED_GRACE_SECONDS
 from tests.conftest import POSTGRES_URL
-from tests.live_server import LiveServer
-from tests.postgres_instance import (
-    create_key,
-    kill_process_group,
-    scratch_database,
-    server_with_settings,
-)
+from tests.live_server import LiveServer, kill_process_group
+from tests.postgres_instance import create_key, scratch_database, server_with_settings
 
 DATABASES = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
 POOL_SIZE = 2

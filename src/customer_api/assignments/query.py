@@ -17,7 +17,8 @@ MAX_OFFSET = 2**62
 DEFAULT_SORT = "dateCreated"
 ORDERS = ("asc", "desc")
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+# A whole number; "7.0" too, as JSON Schema's integer (which the document declares) includes it.
+_INTEGER = re.compile(r"[+-]?[0-9]+(?:\.0*)?")
 _ISO_8601 = re.compile(
     r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
     r"(?:[Tt ](?P<hour>[0-9]{2}):(?P<minute>[0-9]{2})"
@@ -72,6 +73,7 @@ def read_integer(name: str, text: str) -> int:
     text = text.strip()
     if not _INTEGER.fullmatch(text):
         raise InvalidParamType(name)
+    text = text.partition(".")[0]
     digits = text.lstrip("+-").lstrip("0")
     if len(digits) > 30:  # beyond any id, count or offset: keep int() cheap and values sane
         return -(10**30) if text.startswith("-") else 10**30

@@ -2,7 +2,15 @@
 
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from customer_api.assignments.models import REFERENCE_LENGTH, CustomerEmployee, Employee, Route
@@ -18,9 +26,17 @@ Name = text_field(255, min_length=1)
 Text255 = text_field(255)
 Text100 = text_field(100)
 
+
+def _whole_number(value: object) -> object:
+    """7.0 is the id 7, as JSON Schema's integer includes it; true, "7" and 7.5 stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 # An id (a whole number) or, with useExternalId, a reference (a string; a number is read as one).
 IdOrReference = Annotated[
-    StrictInt | Reference,
+    Annotated[StrictInt, BeforeValidator(_whole_number)] | Reference,
     Field(examples=[777, "U-001"], description="An id, or a reference when useExternalId is true"),
 ]
 # After validation: an int is an id, a str is a reference.

@@ -17,6 +17,7 @@ on a fair lock rather than in SQLite's busy-wait, and readers run beside them (W
 """
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -91,6 +92,9 @@ def _sqlite_engine(
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=pool_timeout,
+        # A reader's connection never has a transaction to roll back when it is handed back;
+        # the rollback would still cost a trip to the driver's thread.
+        pool_reset_on_return="rollback" if for_writes else None,
         json_serializer=_json_text,
         json_deserializer=orjson.loads,
     )
@@ -254,10 +258,15 @@ class Database:
         handing it back is a matter of the pool's bookkeeping). One that failed is discarded
         rather than handed to the next request."""
         pooled = await self.engine.raw_connection()
+        if pooled.driver_connection.is_closed():
+            # Closed by the server since it was last used (a restart): nothing was sent on it,
+            # so a fresh connection is safe to use instead.
+            await greenlet_spawn(pooled.invalidate)
+            pooled = await self.engine.raw_connection()
         try:
             rows = await pooled.driver_connection.fetch(sql, *arguments)
         except BaseException as exc:
-            with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await greenlet_spawn(pooled.invalidate, exc)
             raise
         pooled.close()

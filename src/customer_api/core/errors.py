@@ -106,8 +106,11 @@ class Overloaded(ServiceUnavailable):
 # class 08 (connection exceptions), 57P01-57P03 (shutting down, crashed, starting up),
 # 53300 (too many connections).
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-# asyncpg's errors for a connection that went away (they carry no SQLSTATE).
-_LOST_CONNECTION_ERRORS = frozenset({"ConnectionDoesNotExistError", "ConnectionFailureError"})
+# asyncpg's errors for a connection that went away or was left unusable by an operation cut
+# off half-way (they carry no SQLSTATE); such a connection is discarded.
+_LOST_CONNECTION_ERRORS = frozenset(
+    {"ConnectionDoesNotExistError", "ConnectionFailureError", "InternalClientError"}
+)
 _SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
 
 
@@ -130,6 +133,8 @@ def _means_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
     if type(exc).__name__ in _LOST_CONNECTION_ERRORS:
+        return True
+    if type(exc).__name__ == "InterfaceError" and "connection is closed" in str(exc):
         return True
     state = getattr(exc, "sqlstate", None) or getattr(exc, "pgcode", None)
     if isinstance(state, str) and (state.startswith("08") or state in _UNAVAILABLE_SQLSTATES):

@@ -10,7 +10,6 @@ callers sort.
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 from sqlalchemy import JSON, ColumnElement, FromClause, func, literal_column, select, type_coerce
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -41,9 +40,11 @@ def _json_key(name: str) -> ColumnElement[str]:
     return literal_column(f"'{name}'")
 
 
-def decode_uuid(value: str | UUID) -> UUID:
-    """Postgres writes a UUID with dashes, SQLite stores it as 32 hex digits."""
-    return value if isinstance(value, UUID) else UUID(value)
+def decode_uuid(value: str) -> str:
+    """A UUID's text with dashes: Postgres writes it so, SQLite stores 32 hex digits."""
+    if len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return value
 
 
 def decode_bool(value: bool | int) -> bool:
