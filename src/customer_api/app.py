@@ -12,6 +12,7 @@ from fastapi_offline import FastAPIOffline
 from customer_api import __version__
 from customer_api.assignments.routers import ROUTERS as assignment_routers
 from customer_api.assignments.routers.validation import translate_validation
+from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES
 from customer_api.auth.service import KeyResolver
 from customer_api.config import Settings, get_settings
 from customer_api.core import metrics
@@ -27,7 +28,7 @@ from customer_api.core.middleware import (
     LoadSheddingMiddleware,
     RequestObservabilityMiddleware,
 )
-from customer_api.core.openapi import document_as_served
+from customer_api.core.openapi import KeySecurity, document_as_served
 from customer_api.customers.router import router as customers_router
 from customer_api.documents.router import router as documents_router
 from customer_api.search import outbox
@@ -107,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_metrics(app)
     if settings.elasticsearch_url:
         metrics.track_indexer_backlog(app, outbox.waiting)
-    document_as_served(app)
+    document_as_served(app, KeySecurity(KEY_SCHEMES, KEYED_PREFIXES))
     return app
 
 

@@ -229,17 +229,21 @@ class Database:
         finally:
             self._writer_turn.release()
 
-    async def fetch(self, statement: Select[Any], **params: Any) -> Sequence[Mapping[str, Any]]:
-        """The rows of one read-only statement (with ``bindparam`` parameters), as mappings.
+    async def fetch(
+        self, statement: Select[Any], *, writes: bool = False, **params: Any
+    ) -> Sequence[Mapping[str, Any]]:
+        """The rows of one statement (with ``bindparam`` parameters), as mappings: a read, or a
+        write that is one statement (``writes=True``), atomic on its own.
 
-        The hot reads come this way. On Postgres the statement, compiled once, goes straight to
+        The hot paths come this way. On Postgres the statement, compiled once, goes straight to
         the asyncpg connection of a pooled connection: no session, no ORM, no transaction round
-        trips; on SQLite through an autocommit connection of the read engine.
+        trips. On SQLite a read goes through an autocommit connection of the read engine, a
+        write through the writers' engine in its turn. Every value must be a parameter: column
+        defaults computed in Python are not applied on the driver's path.
         """
         try:
             if self.dialect != "postgresql":
-                async with self._read_engine.connect() as connection:
-                    return (await connection.execute(statement, params)).mappings().all()
+                return await self._fetch_on_engine(statement, params, writes=writes)
             compiled = self._compile(statement)
             for observe in self.driver_statement_observers:
                 observe(compiled.sql)
@@ -252,6 +256,15 @@ class Database:
             if is_unavailable(exc):
                 raise ServiceUnavailable(reason=f"{type(exc).__name__}: {exc}") from exc
             raise
+
+    async def _fetch_on_engine(
+        self, statement: Select[Any], params: Mapping[str, Any], *, writes: bool
+    ) -> Sequence[Mapping[str, Any]]:
+        if not writes:
+            async with self._read_engine.connect() as connection:
+                return (await connection.execute(statement, params)).mappings().all()
+        async with self._turn_to_write(), self.engine.begin() as connection:
+            return (await connection.execute(statement, params)).mappings().all()
 
     async def _fetch_on_driver(self, sql: str, arguments: list[Any]) -> Sequence[Mapping[str, Any]]:
         """A pooled connection's asyncpg connection, used directly (no transaction is begun, so

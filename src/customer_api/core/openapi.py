@@ -3,9 +3,11 @@
 FastAPI documents a 422 "Validation Error" for every operation with parameters or a body; this
 server never sends it (each family answers bad input with its own 400 or 406), so those entries
 go. Every operation with a request body can be answered 413 by the body size cap, so that is
-documented, in the shape of the operation's other errors.
+documented, in the shape of the operation's other errors. The key's schemes are declared once,
+for every operation under the paths that need a key.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -31,23 +33,35 @@ def _tidy_operation(operation: dict[str, Any]) -> None:
             responses["413"]["content"] = content
 
 
-def _tidy(document: dict[str, Any]) -> None:
-    for operations in document.get("paths", {}).values():
+def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
+    for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             if isinstance(operation, dict) and "responses" in operation:
                 _tidy_operation(operation)
+                if path.startswith(security.prefixes):
+                    operation["security"] = [{name: []} for name in security.schemes]
+    components = document.setdefault("components", {})
+    components["securitySchemes"] = security.schemes
     schemas = document.get("components", {}).get("schemas", {})
     for name in FRAMEWORK_VALIDATION:
         schemas.pop(name, None)
 
 
-def document_as_served(app: FastAPI) -> None:
+@dataclass(frozen=True)
+class KeySecurity:
+    """The key's schemes (any one of them will do) and the paths that need a key."""
+
+    schemes: dict[str, dict[str, Any]]
+    prefixes: tuple[str, ...]
+
+
+def document_as_served(app: FastAPI, security: KeySecurity) -> None:
     """Have ``app.openapi()`` (and so /openapi.json and /docs) return the tidied document."""
     framework_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _tidy(framework_openapi())
+            _tidy(framework_openapi(), security)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

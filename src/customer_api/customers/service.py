@@ -196,6 +196,7 @@ async def insert_customer(
     try:
         rows = await database.fetch(
             statement,
+            writes=True,
             **values,
             project_uuids=[project["uuid"] for project in projects],
             project_names=[project["name"] for project in projects],
