@@ -102,6 +102,8 @@ class RequestObservabilityMiddleware:
     def _record(scope: Scope, status: int, seconds: float) -> None:
         route = route_template(scope)
         metrics.observe_request(scope["method"], route, status, seconds)
+        if not access_logger.isEnabledFor(logging.INFO):
+            return
         client = scope.get("client")
         fields: dict[str, Any] = {
             "method": scope["method"],
