@@ -39,7 +39,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.util import greenlet_spawn
 
-from customer_api.core.errors import Overloaded, ServiceUnavailable, commit_failed, is_unavailable
+from customer_api.core.errors import (
+    Overloaded,
+    ServiceUnavailable,
+    is_unavailable,
+    outcome_unknown,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -209,7 +214,9 @@ class Database:
             try:
                 await session.commit()
             except Exception as exc:
-                raise commit_failed(exc) from exc
+                if unknown := outcome_unknown(exc):
+                    raise unknown from exc
+                raise
 
     @asynccontextmanager
     async def _turn_to_write(self) -> AsyncIterator[None]:
@@ -306,7 +313,9 @@ def unique_violation(exc: BaseException) -> str | None:
     """The name of the unique constraint an error (or its cause) violated, if that is what it
     is (SQLSTATE 23505); for errors without a name, the database's message."""
     current: BaseException | None = exc
-    while current is not None:
+    for _ in range(10):  # a short chain: the driver's error and the wrappers around it
+        if current is None:
+            return None
         if getattr(current, "sqlstate", None) == "23505":
             return getattr(current, "constraint_name", None) or str(current)
         current = current.__cause__

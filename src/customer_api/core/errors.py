@@ -142,12 +142,12 @@ def _means_unavailable(exc: BaseException) -> bool:
     return type(exc).__name__ == "OperationalError" and str(exc).startswith(_SQLITE_BUSY)
 
 
-def commit_failed(exc: Exception) -> Exception:
-    """What a failed commit is reported as: when the database went away during it, nobody can
-    say whether the change was saved, and the answer says so."""
+def outcome_unknown(exc: Exception) -> ServiceUnavailable | None:
+    """What a failed commit is reported as when the database went away during it: nobody can
+    say whether the change was saved, and the answer says so. None for any other failure."""
     if is_unavailable(exc):
         return ServiceUnavailable(OUTCOME_UNKNOWN_TEXT, reason=f"commit failed: {exc}")
-    return exc
+    return None
 
 
 class AssignmentApiError(ApiError):
