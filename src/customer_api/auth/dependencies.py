@@ -3,6 +3,7 @@
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.datastructures import Headers
 
 from customer_api.auth.service import KeyResolver, Principal
 from customer_api.core.errors import Unauthorized
@@ -25,16 +26,22 @@ MAX_KEY_LENGTH = 200
 def presented_key(request: Request) -> str | None:
     """The first key form the request carries, in the order of KEY_SCHEMES, then API-Token
     and api_token."""
-    headers, query = request.headers, request.query_params
+    headers = request.headers
+    for key in (headers.get("api-key"), headers.get("api-token"), _bearer(headers)):
+        if key and key.strip():
+            return key.strip()
+    if not request.scope["query_string"]:  # most requests: no query string to parse
+        return None
+    query = request.query_params
+    for key in (query.get("api_key"), query.get("api_token")):
+        if key and key.strip():
+            return key.strip()
+    return None
+
+
+def _bearer(headers: Headers) -> str | None:
     scheme, _, credentials = headers.get("authorization", "").partition(" ")
-    candidates = (
-        headers.get("api-key"),
-        headers.get("api-token"),
-        credentials if scheme.lower() == "bearer" else None,
-        query.get("api_key"),
-        query.get("api_token"),
-    )
-    return next((key.strip() for key in candidates if key and key.strip()), None)
+    return credentials if scheme.lower() == "bearer" else None
 
 
 async def current_principal(request: Request) -> Principal:
