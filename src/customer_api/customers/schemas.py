@@ -1,5 +1,5 @@
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 from uuid import UUID
 
 from pydantic import Field
@@ -111,11 +111,6 @@ class CustomerRead(CamelModel):
     created: int = Field(description="Epoch milliseconds, UTC")
     modified: int = Field(description="Epoch milliseconds, UTC")
 
-    @classmethod
-    def of(cls, customer: Customer, **extra: Any) -> Self:
-        projects = [model_values(project) for project in customer.projects]
-        return cls.model_validate({**customer_json(model_values(customer), projects), **extra})
-
 
 def customer_json(customer: Mapping[str, Any], projects: Iterable[Mapping[str, Any]]) -> JsonObject:
     """The list representation, ready for JSON, from a row (or a model's values).
@@ -155,10 +150,6 @@ class CustomerDetail(CustomerRead):
     """The detail representation: the list one plus the customer's documents."""
 
     documents: list[DocumentRead]
-
-    @classmethod
-    def of(cls, customer: Customer, **extra: Any) -> Self:
-        return cls.model_validate({**customer_detail_json(customer), **extra})
 
 
 def customer_detail_json(customer: Customer) -> JsonObject:
