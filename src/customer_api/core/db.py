@@ -28,7 +28,6 @@ import anyio
 import orjson
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, Select, event, text
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -42,8 +41,8 @@ from sqlalchemy.util import greenlet_spawn
 from customer_api.core.errors import (
     Overloaded,
     ServiceUnavailable,
-    is_unavailable,
     outcome_unknown,
+    unavailable_error,
 )
 
 NAMING_CONVENTION = {
@@ -257,11 +256,10 @@ class Database:
             return await self._fetch_on_driver(compiled.sql, compiled.arguments(params))
         except ServiceUnavailable:
             raise
-        except sa_exc.TimeoutError:
-            raise Overloaded("no database connection came free") from None
         except Exception as exc:
-            if is_unavailable(exc):
-                raise ServiceUnavailable(reason=f"{type(exc).__name__}: {exc}") from exc
+            # The driver's own errors would reach no handler: translate them here.
+            if unavailable := unavailable_error(exc):
+                raise unavailable from exc
             raise
 
     async def _fetch_on_engine(
@@ -307,19 +305,6 @@ class Database:
     async def dispose(self) -> None:
         for engine in self.engines:
             await engine.dispose()
-
-
-def unique_violation(exc: BaseException) -> str | None:
-    """The name of the unique constraint an error (or its cause) violated, if that is what it
-    is (SQLSTATE 23505); for errors without a name, the database's message."""
-    current: BaseException | None = exc
-    for _ in range(10):  # a short chain: the driver's error and the wrappers around it
-        if current is None:
-            return None
-        if getattr(current, "sqlstate", None) == "23505":
-            return getattr(current, "constraint_name", None) or str(current)
-        current = current.__cause__
-    return None
 
 
 async def database_of(request: Request) -> Database:

@@ -8,7 +8,7 @@ into the same shapes, so a client never sees another body.
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -114,17 +114,41 @@ _LOST_CONNECTION_ERRORS = frozenset(
 _SQLITE_BUSY = ("database is locked", "database is busy", "database table is locked")
 
 
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether an exception (or one it was raised from) means the database cannot be reached or
-    is overloaded: a condition that passes, answered 503, never a 500."""
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and those it was raised from or during (a driver's error is wrapped)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if _means_unavailable(current):
-            return True
+        yield current
         current = current.__cause__ or current.__context__
-    return False
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether an exception (or one it was raised from) means the database cannot be reached or
+    is overloaded: a condition that passes, answered 503, never a 500."""
+    return any(_means_unavailable(link) for link in _chain(exc))
+
+
+def unavailable_error(exc: BaseException) -> ServiceUnavailable | None:
+    """The 503 a database failure stands for, or None when it is not one: no pooled connection
+    came free in time (busy), or the database cannot be reached."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        return Overloaded(f"no database connection came free: {exc}")
+    if is_unavailable(exc):
+        return ServiceUnavailable(
+            reason=f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+        )
+    return None
+
+
+def unique_violation(exc: BaseException) -> str | None:
+    """The name of the unique constraint an error (or its cause) violated, if that is what it
+    is (SQLSTATE 23505); for errors without a name, the database's message."""
+    for link in _chain(exc):
+        if getattr(link, "sqlstate", None) == "23505":
+            return getattr(link, "constraint_name", None) or str(link)
+    return None
 
 
 def _means_unavailable(exc: BaseException) -> bool:
@@ -189,21 +213,14 @@ CUT_OFF_TEXT = (
 )
 
 
-def cut_off_response(path: str) -> JSONResponse:
-    """The 503 of the path's family for a request the server stopped before it was done."""
+def unavailable_response(path: str, message: str, *, closing: bool = False) -> JSONResponse:
+    """The 503 of the path's family, for middleware that answers without the app's handlers
+    (no room for another request: BUSY_TEXT; cut off by a stop: CUT_OFF_TEXT, ``closing``)."""
+    headers = ServiceUnavailable.headers
+    if closing:
+        headers = {**headers, "Connection": "close"}
     return JSONResponse(
-        error_body(path, ServiceUnavailable.code, CUT_OFF_TEXT),
-        status_code=503,
-        headers={**ServiceUnavailable.headers, "Connection": "close"},
-    )
-
-
-def busy_response(path: str) -> JSONResponse:
-    """The 503 of the path's family for a server with no room for another request."""
-    return JSONResponse(
-        error_body(path, ServiceUnavailable.code, BUSY_TEXT),
-        status_code=503,
-        headers=ServiceUnavailable.headers,
+        error_body(path, ServiceUnavailable.code, message), status_code=503, headers=headers
     )
 
 
@@ -318,16 +335,12 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, code, message, headers)
 
     @app.exception_handler(sa_exc.TimeoutError)
-    async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
-        return await _api_error(request, Overloaded(f"no database connection came free: {exc}"))
-
     @app.exception_handler(sa_exc.DBAPIError)
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
     async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-        if is_unavailable(exc):
-            reason = f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
-            return await _api_error(request, ServiceUnavailable(reason=reason))
+        if unavailable := unavailable_error(exc):
+            return await _api_error(request, unavailable)
         logger.exception("database error", exc_info=exc)
         return server_error_response(request.url.path)
 

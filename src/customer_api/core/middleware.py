@@ -14,7 +14,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_api.core import metrics
-from customer_api.core.errors import busy_response, cut_off_response, server_error_response
+from customer_api.core.errors import (
+    BUSY_TEXT,
+    CUT_OFF_TEXT,
+    server_error_response,
+    unavailable_response,
+)
 from customer_api.core.logs import (
     REQUEST_ID_HEADER,
     clean_request_id,
@@ -86,7 +91,9 @@ class RequestObservabilityMiddleware:
             # with the server's bare 500, then let the cancellation go on.
             if status is None:
                 with contextlib.suppress(Exception):
-                    await cut_off_response(scope["path"])(scope, receive, send_with_id)
+                    await unavailable_response(scope["path"], CUT_OFF_TEXT)(
+                        scope, receive, send_with_id
+                    )
             raise
         except Exception:
             logger.exception("unhandled error on %s %s", scope["method"], scope["path"])
@@ -195,7 +202,7 @@ class LoadSheddingMiddleware:
             return
         if self.in_flight.saturated:
             logger.warning("answered 503: %d requests in progress", self.in_flight.count)
-            await busy_response(scope["path"])(scope, receive, send)
+            await unavailable_response(scope["path"], BUSY_TEXT)(scope, receive, send)
             return
         self.in_flight.count += 1
         try:

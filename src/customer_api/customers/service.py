@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from customer_api.core.db import Database, unique_violation
-from customer_api.core.errors import Conflict, NotFound
+from customer_api.core.db import Database
+from customer_api.core.errors import Conflict, NotFound, unique_violation
 from customer_api.core.identifiers import parse_id_or_uuid
 from customer_api.core.json_sql import decode_bool, decode_datetime, decode_uuid, json_array
 from customer_api.core.schemas import JsonObject
