@@ -63,6 +63,18 @@ async def test_foreign_project_id_is_refused(client) -> None:
     assert "customerProjects[0].id" in response.json()["message"]
 
 
+async def test_a_new_customer_cannot_claim_a_project_by_id(client) -> None:
+    first = await make(client, [{"name": "A"}])
+    claimed = first["customerProjects"][0]["id"]
+    response = await client.post(
+        "/api/1/customer",
+        json={"name": "New", "customerProjects": [{"name": "A"}, {"id": claimed, "name": "A"}]},
+    )
+    assert response.status_code == 409
+    assert "customerProjects[1].id" in response.json()["message"]
+    assert len((await client.get("/api/1/customer")).json()) == 1  # nothing was created
+
+
 async def test_project_listed_twice_is_refused(client) -> None:
     customer = await make(client, [{"name": "A"}])
     a = customer["customerProjects"][0]

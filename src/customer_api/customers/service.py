@@ -214,10 +214,7 @@ async def insert_customer(
 def _new_projects(items: list[CustomerProjectWrite]) -> list[JsonObject]:
     """The projects of a new customer, as ``_reconcile_projects`` would make them."""
     for index, item in enumerate(items):
-        if item.id is not None:
-            raise Conflict(
-                f"customerProjects[{index}].id: {item.id} is not a project of this customer."
-            )
+        _match_project(item, index, {}, {}, [])  # nothing to match: refuses an item's id
     return [
         {
             "uuid": item.uuid or uuid4(),
