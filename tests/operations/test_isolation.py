@@ -352,6 +352,7 @@ def test_sigterm_cuts_a_stalled_upload_off_in_time_and_removes_its_file(tmp_path
     if answer:
         assert answer.startswith(b"HTTP/1.1 503"), answer
         assert b"retry-after: 2" in answer.lower()
+        assert b"connection: close" in answer.lower()
         assert b'"error":"service_unavailable"' in answer
     assert not partial.exists()
     assert incoming_files(vault) == []

@@ -91,7 +91,7 @@ class RequestObservabilityMiddleware:
             # with the server's bare 500, then let the cancellation go on.
             if status is None:
                 with contextlib.suppress(Exception):
-                    await unavailable_response(scope["path"], CUT_OFF_TEXT)(
+                    await unavailable_response(scope["path"], CUT_OFF_TEXT, closing=True)(
                         scope, receive, send_with_id
                     )
             raise
