@@ -13,6 +13,7 @@ from customer_api import __version__
 from customer_api.assignments.routers import ROUTERS as assignment_routers
 from customer_api.assignments.routers.validation import translate_validation
 from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES
+from customer_api.auth.middleware import KeyBeforeBodyMiddleware
 from customer_api.auth.service import KeyResolver
 from customer_api.config import Settings, get_settings
 from customer_api.core import metrics
@@ -29,13 +30,16 @@ from customer_api.core.middleware import (
     RequestObservabilityMiddleware,
 )
 from customer_api.core.openapi import KeySecurity, document_as_served
+from customer_api.core.redirects import redirect_slashes_relatively
 from customer_api.customers.router import router as customers_router
+from customer_api.documents.router import UPLOAD_PATH
 from customer_api.documents.router import router as documents_router
 from customer_api.search import outbox
 from customer_api.search import service as search_service
 from customer_api.search.router import router as search_router
 from customer_api.vault.router import router as vault_router
 from customer_api.vault.storage import LocalStorage
+from customer_api.vault.thumbnails import RenderLimits, Thumbnailer
 
 DESCRIPTION = """
 Customers with projects, full-text search and documents (`/api/1`, the Coredination customer
@@ -72,11 +76,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.keys = KeyResolver(app.state.database, ttl=settings.key_cache_seconds)
         app.state.vault = LocalStorage(settings.vault_dir)
         await app.state.vault.prepare()
+        app.state.thumbnailer = Thumbnailer(app.state.vault, render_limits(settings))
         try:
             async with search_service.running_search(settings, app.state.database) as search:
                 app.state.search = search
                 yield
         finally:
+            await app.state.thumbnailer.close()
             await app.state.database.dispose()
 
     app = FastAPIOffline(
@@ -96,7 +102,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         BodyLimitMiddleware,
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
+        upload_paths=frozenset({UPLOAD_PATH}),
+        body_timeout=settings.body_timeout,
     )
+    app.add_middleware(KeyBeforeBodyMiddleware)  # before the caps: no key, no body read
     app.add_middleware(LoadSheddingMiddleware, in_flight=app.state.in_flight)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
     register_assignments_validation(translate_validation)
@@ -106,10 +115,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         _add_routes(app, router)
     _add_probes(app)
     _add_metrics(app)
+    redirect_slashes_relatively(app.router)
     if settings.elasticsearch_url:
         metrics.track_indexer_backlog(app, outbox.waiting)
     document_as_served(app, KeySecurity(KEY_SCHEMES, KEYED_PREFIXES))
     return app
+
+
+def render_limits(settings: Settings) -> RenderLimits:
+    return RenderLimits(
+        timeout=settings.thumbnail_timeout,
+        cpu_seconds=settings.thumbnail_cpu_seconds,
+        memory_bytes=settings.thumbnail_memory_bytes,
+        concurrency=settings.thumbnail_concurrency,
+        queue=settings.thumbnail_queue,
+    )
 
 
 def _add_routes(app: FastAPI, router: APIRouter) -> None:

@@ -86,7 +86,10 @@ def serve(
         log_level=settings.log_level,
         log_config=logging_config(settings.log_level),
         access_log=False,
+        # uvicorn's protocol, with a deadline for a request's headers (slow clients).
+        http="customer_api.serving:HeaderDeadlineProtocol",
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         # Requests in flight get this long to finish after SIGTERM; then they are cut off.
         timeout_graceful_shutdown=settings.shutdown_timeout,
         # A worker still importing on a busy machine is not killed as unresponsive.

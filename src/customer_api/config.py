@@ -1,5 +1,6 @@
 """Settings, read from the environment with the prefix ``CUSTOMER_API_``."""
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,9 +27,18 @@ class Settings(BaseSettings):
     max_concurrent_requests: int = Field(default=1000, ge=1)
     shutdown_timeout: int = Field(default=20, ge=1, le=3600)
     worker_start_timeout: int = Field(default=120, ge=5, le=3600)
+    header_timeout: float = Field(default=15.0, gt=0, le=600)
+    body_timeout: float = Field(default=60.0, gt=0, le=3600)
+    thumbnail_timeout: float = Field(default=10.0, gt=0, le=300)
+    thumbnail_cpu_seconds: int = Field(default=5, ge=1, le=300)
+    thumbnail_memory_bytes: int = Field(default=256 * MIB, ge=128 * MIB)
+    thumbnail_concurrency: int = Field(default=2, ge=1, le=64)
+    thumbnail_queue: int = Field(default=16, ge=0, le=10_000)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
+    # Peers whose X-Forwarded-For/-Proto are believed: addresses or networks, comma-separated.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     log_level: str = "info"
 
     @field_validator("elasticsearch_url", mode="before")
@@ -43,6 +53,23 @@ class Settings(BaseSettings):
         if level not in LOG_LEVELS:
             raise ValueError(f"log level must be one of {', '.join(LOG_LEVELS)}")
         return level
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        """uvicorn takes what it cannot parse as a literal that matches no peer: refuse typos."""
+        items = [item.strip() for item in value.split(",")]
+        if items == ["*"]:
+            return "*"
+        for item in items:
+            parse = ipaddress.ip_network if "/" in item else ipaddress.ip_address
+            try:
+                parse(item)
+            except ValueError as exc:
+                raise ValueError(
+                    f"give IP addresses or networks (such as 10.0.0.0/8), or '*' alone: {exc}"
+                ) from None
+        return ",".join(items)
 
     @field_validator("database_url")
     @classmethod

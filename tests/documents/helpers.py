@@ -66,3 +66,22 @@ def assert_family_error(response, status: int) -> dict:
     assert body["success"] is False
     assert body["error"] and body["message"]
     return body
+
+
+async def thumbnail_of(client, document: dict):
+    response = await client.get(document["thumbUrl"])
+    assert response.status_code == 200, response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
+    return response
+
+
+async def icon_of(client, mime_type: str) -> bytes:
+    """The icon for a kind, as served for a link document of that type."""
+    customer = await client.post(
+        "/api/1/customer",
+        json={
+            "name": "Icons",
+            "documents": [{"contentUrl": "https://files.example/x", "mimeType": mime_type}],
+        },
+    )
+    return (await thumbnail_of(client, customer.json()["documents"][0])).content

@@ -3,26 +3,7 @@
 import pytest
 
 from tests.documents import files
-from tests.documents.helpers import upload
-
-
-async def thumbnail_of(client, document: dict):
-    response = await client.get(document["thumbUrl"])
-    assert response.status_code == 200, response.text
-    assert response.headers["x-content-type-options"] == "nosniff"
-    return response
-
-
-async def icon_of(client, mime_type: str) -> bytes:
-    """The icon for a kind, as served for a link document of that type."""
-    customer = await client.post(
-        "/api/1/customer",
-        json={
-            "name": "Icons",
-            "documents": [{"contentUrl": "https://files.example/x", "mimeType": mime_type}],
-        },
-    )
-    return (await thumbnail_of(client, customer.json()["documents"][0])).content
+from tests.documents.helpers import icon_of, thumbnail_of, upload
 
 
 def thumbnails_kept(vault_dir) -> list:
@@ -119,7 +100,9 @@ async def test_decompression_bomb_is_refused_and_gets_the_image_icon(client, vau
     response = await thumbnail_of(client, document)
     assert response.headers["content-type"] == "image/png"
     assert response.content == await icon_of(client, "image/png")
-    assert thumbnails_kept(vault_dir) == []
+    # The icon is kept in the thumbnail's place: the file is never tried again.
+    [kept] = thumbnails_kept(vault_dir)
+    assert kept.read_bytes() == response.content
 
 
 async def test_a_broken_image_or_pdf_gets_an_icon_not_an_error(client) -> None:

@@ -25,6 +25,7 @@ import pytest
 
 from customer_api.vault.storage import UNCLAIMED_GRACE_SECONDS
 from tests.conftest import POSTGRES_URL
+from tests.documents import files
 from tests.live_server import LiveServer, kill_process_group
 from tests.postgres_instance import create_key, scratch_database, server_with_settings
 
@@ -225,29 +226,6 @@ def test_stalled_uploads_hold_no_connection_from_other_groups(small_pool: Deploy
 # --- slow thumbnails ---------------------------------------------------------------------------
 
 
-def slow_pdf(variant: str) -> bytes:
-    """A valid one-page PDF whose page is painted over FILLS_PER_PDF times: slow to render.
-    ``variant`` goes into a comment, so that each copy's bytes differ."""
-    content = (f"% {variant}\n" + "0.5 g 0 0 612 792 re f\n" * FILLS_PER_PDF).encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-        b"<< /Length %d >>\nstream\n%b\nendstream" % (len(content), content),
-    ]
-    pdf = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(pdf))
-        pdf += b"%d 0 obj\n%b\nendobj\n" % (number, body)
-    xref_at = len(pdf)
-    pdf += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    pdf += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    pdf += b"trailer\n<< /Size %d /Root 1 0 R >>\n" % (len(objects) + 1)
-    pdf += b"startxref\n%d\n%%%%EOF\n" % xref_at
-    return bytes(pdf)
-
-
 def upload_pdfs(deployment: Deployment, count: int) -> list[str]:
     """Upload ``count`` different slow PDFs as the busy group; their uuids."""
     uuids = []
@@ -255,8 +233,9 @@ def upload_pdfs(deployment: Deployment, count: int) -> list[str]:
         base_url=deployment.server.base_url, headers={"API-Key": deployment.busy_key}, timeout=30
     ) as client:
         for number in range(count):
-            files = {"file": (f"slow-{number}.pdf", slow_pdf(f"copy {number}"), "application/pdf")}
-            response = client.post("/api/1/document/content", files=files)
+            pdf = files.fill_bomb_pdf(FILLS_PER_PDF, f"copy {number}")
+            parts = {"file": (f"slow-{number}.pdf", pdf, "application/pdf")}
+            response = client.post("/api/1/document/content", files=parts)
             assert response.status_code == 200, response.text
             assert response.json()["document"]["mimeType"] == "application/pdf"
             uuids.append(response.json()["document"]["uuid"])

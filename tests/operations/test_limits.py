@@ -1,4 +1,5 @@
-"""Limits that protect the server: the request body cap (JSON versus multipart uploads)."""
+"""Limits that protect the server: the request body caps by route (the upload route's, every
+other route's), and no body read from a caller without a valid key."""
 
 import json
 from collections.abc import AsyncIterator
@@ -9,6 +10,7 @@ import pytest
 from customer_api.app import create_app
 from customer_api.config import Settings
 from customer_api.core.middleware import MULTIPART_OVERHEAD_BYTES
+from customer_api.documents.router import UPLOAD_PATH
 from tests.conftest import empty_all_tables, make_key
 
 JSON_CAP = 4096
@@ -82,16 +84,55 @@ async def test_body_without_content_type_is_capped_like_json(capped) -> None:
     assert_too_large(response)
 
 
-async def test_multipart_is_not_cut_by_the_json_cap(capped) -> None:
-    # Larger than the JSON cap, smaller than the upload cap: the route itself decides (here a
-    # JSON route, which refuses multipart as a malformed body, not as a too large one).
+async def test_a_json_route_caps_multipart_at_the_json_cap(capped) -> None:
+    # Only the upload route takes the upload cap, whatever the content type says.
     files = {"file": ("notes.txt", b"x" * (JSON_CAP * 2), "text/plain")}
-    response = await capped.post("/api/1/customer", files=files)
-    assert response.status_code == 406, response.text
+    assert_too_large(await capped.post("/api/1/customer", files=files))
+
+
+async def test_the_upload_route_takes_files_over_the_json_cap(capped) -> None:
+    files = {"file": ("notes.txt", b"x" * (JSON_CAP * 2), "text/plain")}
+    response = await capped.post(UPLOAD_PATH, files=files)
+    assert response.status_code == 200, response.text
 
 
 async def test_multipart_over_the_upload_ceiling_is_413(capped) -> None:
     files = {"file": ("big.bin", b"x" * (UPLOAD_CAP + MULTIPART_OVERHEAD_BYTES + 1), "text/plain")}
-    response = await capped.post("/api/1/customer", files=files)
+    response = await capped.post(UPLOAD_PATH, files=files)
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
+
+
+class CountedBody:
+    """A large body sent in chunks, counting how many the server asked for."""
+
+    def __init__(self, chunks: int, chunk: bytes = b"\0" * 65536) -> None:
+        self.chunks, self.chunk, self.sent = chunks, chunk, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for _ in range(self.chunks):
+            self.sent += 1
+            yield self.chunk
+
+
+@pytest.mark.parametrize(
+    ("path", "key", "content_type"),
+    [
+        (UPLOAD_PATH, None, "multipart/form-data; boundary=x"),
+        ("/api/1/customer", None, "multipart/form-data; boundary=x"),
+        ("/api/1/customer", "cak_not-a-key", "application/json"),
+        ("/api/v1.0/customerEmployees", None, "application/json"),
+    ],
+)
+async def test_a_body_without_a_valid_key_is_refused_unread(capped, path, key, content_type):
+    body = CountedBody(1500)  # about 95 MB
+    headers = {"Content-Type": content_type, "Content-Length": str(1500 * 65536)}
+    headers["API-Key"] = key or ""
+    response = await capped.post(path, content=body, headers=headers)
+    assert response.status_code == 401
+    assert response.headers["connection"] == "close"
+    assert body.sent <= 1  # what the transport pulled before the answer, at most
+    if path.startswith("/api/v1.0"):
+        assert response.json()["error"] == "unauthorized"
+    else:
+        assert response.json()["success"] is False

@@ -45,6 +45,10 @@ def _bearer(headers: Headers) -> str | None:
 
 
 async def current_principal(request: Request) -> Principal:
+    """The caller (resolved once per request: the body guard may have done it already)."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        return principal
     key = presented_key(request)
     if key is None:
         raise Unauthorized("An API key is required: send it in the API-Key header.")

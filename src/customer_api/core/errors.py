@@ -324,7 +324,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if malformed := unparsable_body(exc):
             return await _validation(request, malformed)
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        codes = {
+            404: "not_found",
+            405: "method_not_allowed",
+            408: "request_timeout",
+            413: "payload_too_large",
+        }
         code = codes.get(exc.status_code, "http_error")
         message = {404: "No such resource.", 405: "Method not allowed on this resource."}.get(
             exc.status_code, str(exc.detail)

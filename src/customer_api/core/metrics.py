@@ -44,6 +44,13 @@ INDEXER_BACKLOG = Gauge(
     "Search index changes written to the outbox and not yet applied to Elasticsearch.",
     multiprocess_mode="mostrecent",
 )
+THUMBNAIL_RENDERS = Counter(
+    "customer_api_thumbnail_renders",
+    "Thumbnail renders by outcome: rendered; refused (unreadable, or too large to decode within "
+    "the memory limit); timeout, cpu_limit, memory_limit (cut off); failed (the renderer "
+    "crashed); busy (not started: the queue was full).",
+    ["outcome"],
+)
 
 BacklogCounter = Callable[[AsyncSession], Awaitable[int]]
 

@@ -124,51 +124,79 @@ class RequestObservabilityMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Caps request bodies, by Content-Length and by counting the bytes actually received.
+    """Caps request bodies by route, by Content-Length and by counting the bytes received, and
+    cuts off a body that stops arriving.
 
-    JSON (and any other non-multipart) bodies may be at most ``max_json_bytes``. Multipart bodies
-    are file uploads: their routes enforce ``max_upload_bytes`` on the file themselves, so here
-    they only get a ceiling a little above it, which keeps a multipart body sent to a JSON route
-    from growing without bound. Over the cap the app answers 413 in the family's error shape,
-    before any byte beyond the cap is read.
+    The upload routes (``upload_paths``) take file uploads: they enforce ``max_upload_bytes`` on
+    the file themselves, so here they get a ceiling a little above it for the multipart framing.
+    Every other route takes at most ``max_json_bytes``, whatever the content type says. Over the
+    cap the app answers 413 in the family's error shape, before any byte beyond it is read.
+    When no byte of the body arrives for ``body_timeout`` seconds, it answers 408 and closes the
+    connection (the same rule as nginx's ``client_body_timeout``).
     """
 
-    def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_json_bytes: int,
+        max_upload_bytes: int,
+        upload_paths: frozenset[str],
+        body_timeout: float,
+    ) -> None:
         self.app = app
         self.max_json_bytes = max_json_bytes
         self.max_multipart_bytes = max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+        self.upload_paths = upload_paths
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        content_type = (_header(scope, b"content-type") or "").lower()
-        multipart = content_type.startswith("multipart/")
-        limit = self.max_multipart_bytes if multipart else self.max_json_bytes
-        await self.app(scope, _limited(receive, scope, limit, multipart=multipart), send)
+        upload = scope["path"] in self.upload_paths
+        limit = self.max_multipart_bytes if upload else self.max_json_bytes
+        guarded = _guarded(receive, scope, limit, upload=upload, idle=self.body_timeout)
+        await self.app(scope, guarded, send)
 
 
-def _limited(receive: Receive, scope: Scope, limit: int, *, multipart: bool) -> Receive:
+def _guarded(receive: Receive, scope: Scope, limit: int, *, upload: bool, idle: float) -> Receive:
     declared = _header(scope, b"content-length") or ""
     received = 0
+    complete = False
 
-    async def receive_within_limit() -> Message:
-        nonlocal received
-        if declared.isdigit() and int(declared) > limit:
-            raise _too_large(limit, multipart=multipart)
-        message = await receive()
+    async def receive_within_limits() -> Message:
+        nonlocal received, complete
+        if complete:  # the body is in; what follows is the wait for a disconnect
+            return await receive()
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
+            raise _too_large(limit, upload=upload)
+        try:
+            async with asyncio.timeout(idle):
+                message = await receive()
+        except TimeoutError:
+            raise _too_slow(idle) from None
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
+            complete = not message.get("more_body", False)
             if received > limit:
-                raise _too_large(limit, multipart=multipart)
+                raise _too_large(limit, upload=upload)
         return message
 
-    return receive_within_limit
+    return receive_within_limits
 
 
-def _too_large(limit: int, *, multipart: bool) -> HTTPException:
-    what = "multipart body" if multipart else "request body"
+def _too_large(limit: int, *, upload: bool) -> HTTPException:
+    what = "multipart body" if upload else "request body"
     return HTTPException(413, detail=f"The {what} is larger than the limit of {limit} bytes.")
+
+
+def _too_slow(idle: float) -> HTTPException:
+    return HTTPException(
+        408,
+        detail=f"The request body stopped arriving: nothing came for {idle:g} seconds.",
+        headers={"Connection": "close"},
+    )
 
 
 class InFlight:

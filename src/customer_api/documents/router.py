@@ -14,6 +14,8 @@ from customer_api.documents.upload import receive_file
 from customer_api.vault.dependencies import VaultDep
 
 router = APIRouter(prefix="/api/1", tags=["documents"])
+# The one route that takes a file upload (and the upload cap rather than the JSON one).
+UPLOAD_PATH = "/api/1/document/content"
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -45,7 +47,7 @@ DocumentUpdateBody = Annotated[
 
 
 @router.post(
-    "/document/content",
+    UPLOAD_PATH.removeprefix(router.prefix),
     summary="Upload document content",
     description="A multipart/form-data upload with the file in the part `file` "
     "(`curl -F file=@myimage.jpg`). The mimeType is sniffed from the content. Attach the "

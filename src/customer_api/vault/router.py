@@ -3,19 +3,45 @@ that a browser can show them."""
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.types import Message, Receive, Scope, Send
 
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.core.schemas import error_responses
 from customer_api.documents import service as documents_service
-from customer_api.vault import thumbnails
-from customer_api.vault.dependencies import VaultDep
-from customer_api.vault.responses import content_disposition, not_modified, requested_range
+from customer_api.vault.dependencies import ThumbnailerDep, VaultDep
+from customer_api.vault.responses import (
+    PASSIVE_CONTENT_HEADERS,
+    content_disposition,
+    not_modified,
+    requested_range,
+)
 
-router = APIRouter(prefix="/vault", tags=["vault"])
+_PASSIVE_HEADERS = [
+    (name.lower().encode(), value.encode()) for name, value in PASSIVE_CONTENT_HEADERS.items()
+]
+_PASSIVE_NAMES = frozenset(name for name, _ in _PASSIVE_HEADERS)
+
+
+class _VaultRoute(APIRoute):
+    """A route whose every answer carries PASSIVE_CONTENT_HEADERS: 304s, 416s, HEADs and the
+    error answers rendered for it (401, 404) too."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0] not in _PASSIVE_NAMES]
+                message = {**message, "headers": headers + _PASSIVE_HEADERS}
+            await send(message)
+
+        await super().handle(scope, receive, send_with_headers)
+
+
+router = APIRouter(prefix="/vault", tags=["vault"], route_class=_VaultRoute)
 
 # Every answer revalidates with the ETag; only the caller may keep a copy.
-_CACHING = {"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"}
+_CACHING = {"Cache-Control": "private, no-cache"}
 
 
 @router.head("/document/{document_uuid}", include_in_schema=False)
@@ -86,14 +112,14 @@ async def document_thumbnail(
     request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
-    vault: VaultDep,
+    thumbnailer: ThumbnailerDep,
 ) -> Response:
     document = await documents_service.get_document(
         session, group_id=principal.group_id, ref=document_uuid
     )
     await session.close()  # a render may be slow: it holds no database connection
-    thumbnail = await thumbnails.thumbnail_of(
-        vault, storage_key=document.storage_key, mime_type=document.mime_type
+    thumbnail = await thumbnailer.thumbnail_of(
+        storage_key=document.storage_key, mime_type=document.mime_type
     )
     headers = {**_CACHING, "ETag": thumbnail.etag}
     if not_modified(request.headers.get("if-none-match"), thumbnail.etag):

@@ -1,38 +1,52 @@
 """Thumbnails: images scaled with Pillow, a PDF's first page rendered with PDFium, and for
-everything else (and anything that cannot be rendered safely) an icon for its kind.
+everything else (and anything that cannot be rendered within the limits) an icon for its kind.
 
-A rendered thumbnail is made once and kept in the vault beside the file it shows. The work is
-CPU-bound, so it runs in worker threads, never on the event loop.
+Rendering runs in a separate, limited process (``vault/rendering.py``): CPU time and memory
+capped by the kernel, a wall-clock deadline enforced here. Whatever the outcome, it is kept in
+the vault beside the file (the JPEG, or in its place the PNG icon of a file that could not be
+rendered, told apart by its signature), so each file is rendered at most once. Per server
+process at most ``concurrency`` renders run at once, requests for a file being rendered share
+that render, and past ``queue`` renders waiting the answer is 503 rather than a longer queue.
 """
 
+import asyncio
+import contextlib
 import functools
 import hashlib
 import io
 import logging
-import threading
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio.to_thread
-import pypdfium2 as pdfium
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
 
+from customer_api.core import metrics
+from customer_api.core.errors import ServiceUnavailable
+from customer_api.vault import rendering
 from customer_api.vault.storage import VaultStorage, derived_key
 
 logger = logging.getLogger("customer_api.vault")
 
-MAX_SIDE = 512
-# An image declaring more pixels than this is refused unopened: decoding it could take
-# gigabytes of memory (a "decompression bomb" is a small file declaring a huge image).
-MAX_PIXELS = 50_000_000
 JPEG = "image/jpeg"
 PNG = "image/png"
 ICON_SIDE = 256
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MIB = 1024 * 1024
+# A request gives up waiting this long after the render's deadline (the render goes on).
+WAIT_MARGIN_SECONDS = 0.5
+BUSY_TEXT = "Thumbnails are being made for other requests; try again in a few seconds."
 
-# PDFium may not be called from two threads at once, not even for different documents.
-_pdfium_lock = threading.Lock()
-# At most two renderings at a time, so that thumbnails cannot take every core.
-_renderers = threading.BoundedSemaphore(2)
+
+@dataclass(frozen=True)
+class RenderLimits:
+    timeout: float = 10.0
+    cpu_seconds: int = 5
+    memory_bytes: int = 256 * MIB
+    concurrency: int = 2
+    queue: int = 16
 
 
 @dataclass(frozen=True)
@@ -45,80 +59,118 @@ class Thumbnail:
         return '"' + hashlib.sha256(self.content).hexdigest()[:32] + '"'
 
 
-class Refused(Exception):
-    """The file is not rendered (too many pixels, or nothing to render)."""
-
-
-async def thumbnail_of(
-    vault: VaultStorage, *, storage_key: str | None, mime_type: str
-) -> Thumbnail:
-    """The thumbnail of a stored file (made and kept on first use), or the icon for its kind."""
-    if storage_key is None or not is_renderable(mime_type):
-        return await anyio.to_thread.run_sync(icon_for, mime_type)
-    kept_key = derived_key(storage_key, "thumbnails", ".jpg")
-    kept = await vault.read_bytes(kept_key)
-    if kept is not None:
-        return Thumbnail(kept, JPEG)
-    source = await vault.local_path(storage_key)
-    try:
-        content = await anyio.to_thread.run_sync(render_thumbnail, source, mime_type)
-    except Exception as exc:  # a file Pillow or PDFium cannot read, or refuses to
-        logger.info("no thumbnail for %s (%s): %s", storage_key, mime_type, exc)
-        return await anyio.to_thread.run_sync(icon_for, mime_type)
-    await vault.put_bytes(kept_key, content)
-    return Thumbnail(content, JPEG)
-
-
 def is_renderable(mime_type: str) -> bool:
     return mime_type.startswith("image/") or mime_type == "application/pdf"
 
 
-def render_thumbnail(source: Path, mime_type: str) -> bytes:
-    """A JPEG of at most MAX_SIDE pixels a side, without the source's metadata."""
-    with _renderers:
-        image = _render_pdf(source) if mime_type == "application/pdf" else _render_image(source)
-        image.thumbnail((MAX_SIDE, MAX_SIDE))
-        return _jpeg(image)
+class Thumbnailer:
+    """Makes and keeps thumbnails for one server process, within RenderLimits."""
 
+    def __init__(self, vault: VaultStorage, limits: RenderLimits) -> None:
+        self.vault = vault
+        self.limits = limits
+        self._slots = asyncio.Semaphore(limits.concurrency)
+        self._renders: dict[str, asyncio.Task[Thumbnail]] = {}
+        self._processes: set[asyncio.subprocess.Process] = set()
 
-def _render_image(source: Path) -> Image.Image:
-    with Image.open(source) as image:
-        if image.width * image.height > MAX_PIXELS:
-            raise Refused(f"{image.width}x{image.height} pixels is more than {MAX_PIXELS}")
-        image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at a reduced scale
-        upright = ImageOps.exif_transpose(image)
-        upright.thumbnail((MAX_SIDE, MAX_SIDE))
-        return upright
-
-
-def _render_pdf(source: Path) -> Image.Image:
-    with _pdfium_lock:
-        document = pdfium.PdfDocument(source)
+    async def thumbnail_of(self, *, storage_key: str | None, mime_type: str) -> Thumbnail:
+        """The thumbnail of a stored file (made and kept on first use), or the icon for its
+        kind; 503 when the render does not finish within the limits' timeout."""
+        if storage_key is None or not is_renderable(mime_type):
+            return await anyio.to_thread.run_sync(icon_for, mime_type)
+        kept_key = derived_key(storage_key, "thumbnails", ".jpg")
+        kept = await self.vault.read_bytes(kept_key)
+        if kept is not None:
+            return Thumbnail(kept, PNG if kept.startswith(_PNG_SIGNATURE) else JPEG)
+        render = self._renders.get(kept_key) or self._start(storage_key, kept_key, mime_type)
         try:
-            if len(document) == 0:
-                raise Refused("the PDF has no pages")
-            page = document[0]
-            width, height = page.get_size()
-            if min(width, height) <= 0:
-                raise Refused("the first page has no area")
-            bitmap = page.render(scale=MAX_SIDE / max(width, height))
-            return bitmap.to_pil().convert("RGB")  # a copy, independent of PDFium's buffer
+            async with asyncio.timeout(self.limits.timeout + WAIT_MARGIN_SECONDS):
+                return await asyncio.shield(render)
+        except TimeoutError:
+            raise ServiceUnavailable(BUSY_TEXT, reason="thumbnail wait") from None
+
+    def _start(self, storage_key: str, kept_key: str, mime_type: str) -> asyncio.Task[Thumbnail]:
+        waiting = len(self._renders) - self.limits.concurrency
+        if waiting >= self.limits.queue:
+            metrics.THUMBNAIL_RENDERS.labels("busy").inc()
+            raise ServiceUnavailable(BUSY_TEXT, reason=f"{len(self._renders)} renders queued")
+        task = asyncio.create_task(self._render_and_keep(storage_key, kept_key, mime_type))
+        self._renders[kept_key] = task
+        task.add_done_callback(functools.partial(self._finished, kept_key))
+        return task
+
+    def _finished(self, kept_key: str, task: asyncio.Task[Thumbnail]) -> None:
+        self._renders.pop(kept_key, None)
+        if not task.cancelled() and task.exception() is not None:
+            # Seen by the requests still waiting; logged here for when none is left.
+            logger.info("thumbnail of %s not made: %r", kept_key, task.exception())
+
+    async def _render_and_keep(self, storage_key: str, kept_key: str, mime_type: str) -> Thumbnail:
+        source = await self.vault.local_path(storage_key)
+        async with self._slots:
+            content, outcome = await self._render(source, mime_type)
+        metrics.THUMBNAIL_RENDERS.labels(outcome).inc()
+        if content is None:
+            log = logger.info if outcome == "refused" else logger.warning
+            log("no thumbnail for %s (%s): %s; its icon is kept", storage_key, mime_type, outcome)
+            thumbnail = await anyio.to_thread.run_sync(icon_for, mime_type)
+        else:
+            thumbnail = Thumbnail(content, JPEG)
+        await self.vault.put_bytes(kept_key, thumbnail.content)
+        return thumbnail
+
+    async def _render(self, source: Path, mime_type: str) -> tuple[bytes | None, str]:
+        """The JPEG, or None, and how the render ended (the metric's outcome label)."""
+        limits = self.limits
+        arguments = [str(source), mime_type, str(limits.cpu_seconds), str(limits.memory_bytes)]
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-I", "-B", "-m", rendering.__name__, *arguments,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+        except OSError as exc:  # no process to be had (e.g. out of PIDs): try again later
+            raise ServiceUnavailable(BUSY_TEXT, reason=f"renderer: {exc}") from exc
+        self._processes.add(process)
+        try:
+            async with asyncio.timeout(limits.timeout):
+                output, errors = await process.communicate()
+        except TimeoutError:
+            return None, "timeout"
         finally:
-            document.close()
+            await _stopped(process)
+            self._processes.discard(process)
+        return _outcome(process.returncode, output, errors)
+
+    async def close(self) -> None:
+        """Stop every render at once (the server is stopping)."""
+        renders = list(self._renders.values())
+        for task in renders:
+            task.cancel()
+        await asyncio.gather(*renders, return_exceptions=True)
+        for process in list(self._processes):
+            await _stopped(process)
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    """Flatten transparency onto white and encode; nothing of the source's metadata is kept."""
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, "white")
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-        image = flat
-    elif image.mode != "RGB":
-        image = image.convert("RGB")
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=85, optimize=True)
-    return buffer.getvalue()
+def _outcome(status: int | None, output: bytes, errors: bytes) -> tuple[bytes | None, str]:
+    if status == rendering.RENDERED and output:
+        return output, "rendered"
+    if status == rendering.REFUSED:
+        logger.info("render refused: %s", errors.decode(errors="replace").strip()[-300:])
+        return None, "refused"
+    if status == rendering.OUT_OF_MEMORY:
+        return None, "memory_limit"
+    if status in (-signal.SIGXCPU, -signal.SIGKILL):
+        return None, "cpu_limit"
+    return None, "failed"
+
+
+async def _stopped(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+    await process.wait()
 
 
 # kind: (label, colour), and how mime types map to kinds.
