@@ -6,12 +6,25 @@ from urllib.parse import quote
 
 from customer_api.core.errors import CustomerApiError
 
-# Types a browser may show in place; anything else is offered as a download.
+# Passive types a browser may show in place. Anything else is offered as a download: HTML,
+# SVG, XML and scripts would run on this origin, and PDFs can carry script too.
 _SHOWN_INLINE = frozenset(
-    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "application/pdf"}
-    | {"text/plain"}
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "text/plain"}
 )
+# On every vault answer, errors included: a stored file never runs script with this origin's
+# rights, and the key a browser sent as ?api_key= never leaves in a Referer.
+PASSIVE_CONTENT_HEADERS = {
+    "Content-Security-Policy": "sandbox",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
 _SINGLE_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+# Longer Range headers are not looked at (one range needs a few dozen characters).
+_MAX_RANGE_HEADER = 256
+# A position of more digits lies past the end of any file, and is not converted (int() of a
+# long string is slow, and refused beyond 4300 digits).
+_MAX_DIGITS = 18
+_PAST_ANY_END = 10**_MAX_DIGITS
 # RFC 8187 attr-char, less the letters, digits and "-._~" that quote() keeps anyway.
 _ATTR_CHARS = "!#$&+^`|"
 _FALLBACK_UNSAFE = re.compile(r"[^A-Za-z0-9 !#$&()+,.;=@\[\]^_`{}~\'-]")
@@ -31,26 +44,35 @@ def requested_range(
 ) -> tuple[int, int] | None:
     """The one byte range asked for, as (start, end exclusive), or None to send everything.
 
-    Several ranges, a malformed Range, or an If-Range that no longer matches are answered with
-    the whole content, as RFC 9110 allows; a range wholly past the end is RangeNotSatisfiable.
+    Several ranges, a malformed or overlong Range, or an If-Range that no longer matches are
+    answered with the whole content, as RFC 9110 allows; a range wholly past the end is
+    RangeNotSatisfiable; a suffix longer than the content is all of it.
     """
     if range_header is None or (if_range is not None and if_range.strip() != etag):
+        return None
+    if len(range_header) > _MAX_RANGE_HEADER:
         return None
     match = _SINGLE_RANGE.match(range_header)
     if match is None or match.groups() == ("", ""):
         return None
     first, last = match.groups()
     if first:
-        start = int(first)
-        if last and int(last) < start:
+        start = _position(first)
+        if last and _position(last) < start:
             return None
         if start >= size:
             raise RangeNotSatisfiable(size)
-        return start, (min(int(last) + 1, size) if last else size)
-    suffix = int(last)
+        return start, (min(_position(last) + 1, size) if last else size)
+    suffix = _position(last)
     if suffix == 0 or size == 0:
         raise RangeNotSatisfiable(size)
     return max(0, size - suffix), size
+
+
+def _position(digits: str) -> int:
+    """A byte position as sent; one too long to be in any file counts as past every end."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_DIGITS else _PAST_ANY_END
 
 
 def not_modified(if_none_match: str | None, etag: str) -> bool:
