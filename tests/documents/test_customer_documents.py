@@ -117,6 +117,10 @@ async def test_link_file_name_and_type_are_completed(client, item, expected) -> 
         ({"contentUrl": "https://x.example/a b"}, "documents[0].contentUrl"),
         ({"contentUrl": "https://" + "x" * 2100}, "documents[0].contentUrl"),
         ({"contentUrl": "https://x.example/", "thumbUrl": "data:image/png,x"}, "thumbUrl"),
+        ({"contentUrl": "http://x@evil/"}, "documents[0].contentUrl"),
+        ({"contentUrl": "https://user:secret@files.example/a.pdf"}, "documents[0].contentUrl"),
+        ({"contentUrl": "https://files.example\\@evil.example/a.pdf"}, "documents[0].contentUrl"),
+        ({"contentUrl": "https://x.example/", "thumbUrl": "https://x@evil/t.png"}, "thumbUrl"),
         ({"contentUrl": "https://x.example/", "mimeType": "pdf"}, "mimeType"),
         ({"description": "no url"}, "documents[0]"),
         ({}, "documents[0]"),
@@ -131,6 +135,24 @@ async def test_invalid_items_are_406_naming_the_field(client, app, item, field: 
     response = await put_documents(client, customer, [item])
     assert field in assert_family_error(response, 406)["message"]
     assert await count_documents(app) == 0
+
+
+async def test_a_link_with_user_info_is_refused_and_says_why(client) -> None:
+    response = await client.post(
+        "/api/1/customer", json={"name": "W", "documents": [{"contentUrl": "http://x@evil/"}]}
+    )
+    body = assert_family_error(response, 406)
+    assert body["error"] == "invalid_body"
+    assert "user name or password" in body["message"]
+    assert (await client.get("/api/1/customer")).status_code == 204
+
+
+async def test_an_at_sign_after_the_host_is_an_ordinary_url(client) -> None:
+    customer = await create_customer(client)
+    url = "https://files.example/@team/a.pdf?by=me@example.com"
+    response = await put_documents(client, customer, [{"contentUrl": url}])
+    assert response.status_code == 200, response.text
+    assert response.json()["documents"][0]["contentUrl"] == url
 
 
 async def test_a_document_listed_twice_is_406(client) -> None:

@@ -221,7 +221,8 @@ def _new_link(item: DocumentItem, index: int, group_id: int) -> Document:
 
 
 def _web_url(text: str, where: str) -> str:
-    """An absolute http(s) URL; other schemes (javascript:, file:, data:) are refused."""
+    """An absolute http(s) URL without user info; other schemes (javascript:, file:, data:) are
+    refused."""
     try:
         parts = urlsplit(text)
     except ValueError:
@@ -230,6 +231,9 @@ def _web_url(text: str, where: str) -> str:
         raise InvalidBody(f"{where}: must be an absolute http or https URL.")
     if any(ch.isspace() or ord(ch) < 32 for ch in text):
         raise InvalidBody(f"{where}: must not contain white space or control characters.")
+    if "@" in parts.netloc:
+        # "https://files.example@evil.example/" leads to evil.example, whatever it shows first.
+        raise InvalidBody(f"{where}: must not carry a user name or password (user@host).")
     return text
 
 
