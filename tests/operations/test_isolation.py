@@ -226,14 +226,14 @@ def test_stalled_uploads_hold_no_connection_from_other_groups(small_pool: Deploy
 # --- slow thumbnails ---------------------------------------------------------------------------
 
 
-def upload_pdfs(deployment: Deployment, count: int) -> list[str]:
+def upload_pdfs(deployment: Deployment, count: int, fills: int = FILLS_PER_PDF) -> list[str]:
     """Upload ``count`` different slow PDFs as the busy group; their uuids."""
     uuids = []
     with httpx.Client(
         base_url=deployment.server.base_url, headers={"API-Key": deployment.busy_key}, timeout=30
     ) as client:
         for number in range(count):
-            pdf = files.fill_bomb_pdf(FILLS_PER_PDF, f"copy {number}")
+            pdf = files.fill_bomb_pdf(fills, f"copy {number}")
             parts = {"file": (f"slow-{number}.pdf", pdf, "application/pdf")}
             response = client.post("/api/1/document/content", files=parts)
             assert response.status_code == 200, response.text
@@ -335,3 +335,41 @@ def test_sigterm_cuts_a_stalled_upload_off_in_time_and_removes_its_file(tmp_path
         assert b'"error":"service_unavailable"' in answer
     assert not partial.exists()
     assert incoming_files(vault) == []
+
+
+def render_processes(vault: Path) -> list[int]:
+    """The pids of render processes working on a file of ``vault``."""
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            arguments = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"customer_api.vault.rendering" in arguments and any(
+            argument.startswith(str(vault).encode()) for argument in arguments
+        ):
+            pids.append(int(cmdline.parent.name))
+    return pids
+
+
+def test_sigterm_with_renders_in_flight_stops_promptly_and_kills_them(tmp_path: Path) -> None:
+    settings = {
+        **file_settings(tmp_path / "data"),
+        "SHUTDOWN_TIMEOUT": str(SHUTDOWN_TIMEOUT_SECONDS),
+        "THUMBNAIL_TIMEOUT": "120",
+        "THUMBNAIL_CPU_SECONDS": "120",
+    }
+    vault = Path(settings["VAULT_DIR"])
+    with server_with_settings(tmp_path / "server", settings) as server:
+        deployment = Deployment(server, vault, server.first_key, server.first_key)
+        uuids = upload_pdfs(deployment, 2, fills=1_000_000)  # minutes of rendering each
+        with ThreadPoolExecutor(2) as pool:
+            for uuid in uuids:
+                pool.submit(fetch_thumbnail, deployment, uuid)
+            assert eventually(lambda: len(render_processes(vault)) == 2)
+            signalled = time.monotonic()
+            server.process.terminate()
+            server.process.wait(timeout=SHUTDOWN_TIMEOUT_SECONDS + 10)
+            took = time.monotonic() - signalled
+    assert took < SHUTDOWN_TIMEOUT_SECONDS + 3
+    assert eventually(lambda: not render_processes(vault), seconds=5)
