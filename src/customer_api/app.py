@@ -17,6 +17,7 @@ from customer_api.auth.middleware import KeyBeforeBodyMiddleware
 from customer_api.auth.service import KeyResolver
 from customer_api.config import Settings, get_settings
 from customer_api.core import metrics
+from customer_api.core.conditional import EntityTagMiddleware
 from customer_api.core.db import Database
 from customer_api.core.errors import (
     ServiceUnavailable,
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.in_flight = InFlight(settings.max_concurrent_requests)
     install_error_handlers(app)
+    app.add_middleware(EntityTagMiddleware, prefix="/api/")
     app.add_middleware(
         BodyLimitMiddleware,
         max_json_bytes=settings.max_json_bytes,
@@ -117,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_metrics(app)
     redirect_slashes_relatively(app.router)
     if settings.elasticsearch_url:
-        metrics.track_indexer_backlog(app, outbox.waiting)
+        metrics.track_indexer_backlog(app, outbox.waiting, outbox.count_dead_letters)
     document_as_served(app, KeySecurity(KEY_SCHEMES, KEYED_PREFIXES))
     return app
 

@@ -7,7 +7,7 @@ from customer_api.auth.models import ApiKey, Group
 from customer_api.core.db import Base
 from customer_api.customers.models import Customer, CustomerProject
 from customer_api.documents.models import CustomerDocument, Document
-from customer_api.search.models import SearchOutboxEntry
+from customer_api.search.models import SearchOutboxEntry, SearchVersion
 
 metadata = Base.metadata
 
@@ -46,6 +46,7 @@ __all__ = [
     "Route",
     "RouteVisit",
     "SearchOutboxEntry",
+    "SearchVersion",
     "include_in_schema_comparison",
     "metadata",
     "schema_comparison_options",

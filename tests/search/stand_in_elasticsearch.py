@@ -1,8 +1,10 @@
-"""A stand-in for the few Elasticsearch APIs the application calls, used only where a test needs
-a *reachable* Elasticsearch: this machine cannot run the real one. It keeps indices, aliases and
-documents, applies ``external_gte`` versions as Elasticsearch documents them, and can be told
-to refuse some documents; its search only filters by group (ranking is the real engine's job,
-checked by the contract suite whenever CUSTOMER_API_TEST_ELASTICSEARCH_URL is set)."""
+"""A stand-in for the few Elasticsearch APIs the application calls, used only where a test must
+inject a fault a real engine will not produce on demand: a whole bulk request answered with an
+error status, a delete item answered ``index_not_found_exception``, shards failing during a
+scroll, a document refused by name. Everything else is tested against a real engine
+(tests/search/engine.py). It keeps indices, aliases and documents and applies
+``external_gte`` versions as Elasticsearch documents them; it accepts what a real engine may
+refuse, and its search only filters by group (no ranking)."""
 
 import json
 from typing import Any
@@ -23,6 +25,15 @@ class StandInElasticsearch:
         self.aliases: dict[str, set[str]] = {}
         self.refused: set[str] = set()
         self.requests: list[tuple[str, str]] = []
+        # Faults to inject.
+        self.bulk_status: int | None = None
+        """Answer every bulk request as a whole with this status."""
+        self.deletes_find_no_index = False
+        """Answer delete items with ``index_not_found_exception``."""
+        self.scroll_shards_fail = False
+        """Report a failed shard in scrolled searches."""
+        self.search_status: int | None = None
+        """Answer searches with this error status."""
 
     # What tests look at.
 
@@ -63,6 +74,9 @@ class StandInElasticsearch:
 
     def _route(self, method: str, parts: list[str], query: dict, body: bytes):
         if parts[-1] == "_bulk":
+            if self.bulk_status is not None:
+                error = {"type": "some_exception", "reason": "injected"}
+                return self.bulk_status, {"error": error, "status": self.bulk_status}
             return 200, self._bulk(body)
         if parts[0] == "_alias":
             indices = self.aliases.get(parts[1], set())
@@ -77,6 +91,9 @@ class StandInElasticsearch:
         if len(parts) == 2 and parts[1] == "_refresh":
             return 200, {"_shards": {"total": 1, "successful": 1, "failed": 0}}
         if len(parts) == 2 and parts[1] == "_search":
+            if self.search_status is not None:
+                error = {"type": "some_exception", "reason": "injected"}
+                return self.search_status, {"error": error, "status": self.search_status}
             return 200, self._search(parts[0], json.loads(body or b"{}"), query)
         if len(parts) == 1 and method == "PUT":
             return 200, self._create(parts[0], json.loads(body))
@@ -115,7 +132,8 @@ class StandInElasticsearch:
             for doc_id, (_, source) in sorted(self.indices[self._resolve(name)].items())
             if source is not None and all(source.get(k) == v for k, v in wanted.items())
         ]
-        shards = {"total": 1, "successful": 1, "skipped": 0, "failed": 0}
+        failed = int(self.scroll_shards_fail and "scroll" in query)
+        shards = {"total": 1, "successful": 1 - failed, "skipped": 0, "failed": failed}
         size = int(query.get("size", body.get("size", 10)))
         return {"hits": {"hits": hits[:size]}, "_scroll_id": "s1", "_shards": shards}
 
@@ -132,6 +150,9 @@ class StandInElasticsearch:
     def _apply(self, op_type: str, meta: dict[str, Any], source) -> dict[str, Any]:
         doc_id, version = meta["_id"], meta["version"]
         assert meta["version_type"] == "external_gte"
+        if op_type == "delete" and self.deletes_find_no_index:
+            error = {"type": "index_not_found_exception", "reason": "no such index"}
+            return {"_id": doc_id, "status": 404, "error": error}
         if doc_id in self.refused:
             error = {"type": "document_parsing_exception", "reason": "refused"}
             return {"_id": doc_id, "status": 400, "error": error}

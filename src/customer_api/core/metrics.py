@@ -44,6 +44,12 @@ INDEXER_BACKLOG = Gauge(
     "Search index changes written to the outbox and not yet applied to Elasticsearch.",
     multiprocess_mode="mostrecent",
 )
+INDEXER_DEAD_LETTERS = Gauge(
+    "customer_api_indexer_dead_letters",
+    "Outbox entries Elasticsearch refused too often, set aside until retried by "
+    "`customer-api dead-letters retry`.",
+    multiprocess_mode="mostrecent",
+)
 THUMBNAIL_RENDERS = Counter(
     "customer_api_thumbnail_renders",
     "Thumbnail renders by outcome: rendered; refused (unreadable, or too large to decode within "
@@ -66,21 +72,28 @@ def set_indexer_backlog(count: int) -> None:
     INDEXER_BACKLOG.set(count)
 
 
-def track_indexer_backlog(app: FastAPI, counter: BacklogCounter) -> None:
-    """Have ``/metrics`` count the backlog in the database at every scrape.
+def track_indexer_backlog(
+    app: FastAPI, counter: BacklogCounter, dead_letters: BacklogCounter | None = None
+) -> None:
+    """Have ``/metrics`` count the backlog (and the dead letters) in the database at every
+    scrape.
 
     The backlog is a fact of the shared database, so any app replica can report it, whichever
     indexer process drains the outbox.
     """
     app.state.indexer_backlog_counter = counter
+    app.state.indexer_dead_letter_counter = dead_letters
 
 
 async def refresh_indexer_backlog(app: FastAPI) -> None:
     counter: BacklogCounter | None = getattr(app.state, "indexer_backlog_counter", None)
     if counter is None:
         return
+    dead_letters: BacklogCounter | None = getattr(app.state, "indexer_dead_letter_counter", None)
     async with app.state.database.sessions() as session:
         set_indexer_backlog(await counter(session))
+        if dead_letters is not None:
+            INDEXER_DEAD_LETTERS.set(await dead_letters(session))
 
 
 def _registry() -> CollectorRegistry:

@@ -69,7 +69,8 @@ class SearchDocument:
     group_id: int
     active: bool
     version: int
-    """The customer's ``modified`` in epoch ms: newer data always has a higher version."""
+    """Elasticsearch's external version: the customer's change counter (``SearchVersion``) when
+    read for Elasticsearch, else its ``modified`` in epoch ms (unused by database search)."""
     words: dict[str, list[str]]
     """The words of each search field, by field name."""
 

@@ -8,7 +8,8 @@ from sqlalchemy import CTE, Insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.core.db import Database
-from customer_api.core.errors import CustomerApiError
+from customer_api.core.errors import SERVER_ERROR_TEXT, CustomerApiError
+from customer_api.core.logs import request_id_var
 from customer_api.customers.models import Customer
 from customer_api.search.analysis import SearchDocument, SearchQuery
 
@@ -24,6 +25,22 @@ class SearchUnavailable(CustomerApiError):
 
     status_code = 503
     code = "service_unavailable"
+
+
+class SearchFailed(CustomerApiError):
+    """The search engine refused the query: a defect, not an outage (retrying will not help).
+    A 500 that names the request, so the cause can be found in the log."""
+
+    status_code = 500
+    code = "server_error"
+
+    def __init__(self) -> None:
+        request_id = request_id_var.get()
+        super().__init__(
+            f"{SERVER_ERROR_TEXT} Search failed; quote request id {request_id}."
+            if request_id
+            else f"{SERVER_ERROR_TEXT} Search failed."
+        )
 
 
 class RebuildProgress(Protocol):

@@ -3,7 +3,9 @@
 Each round claims a batch of due entries, re-reads the current state of their customers (so a
 replay sends today's data, never a stale copy), sends one bulk request, deletes the entries
 Elasticsearch took and postpones the others with a growing delay. Entries are only ever deleted
-once indexed; while Elasticsearch is down they wait in the database.
+once indexed; while Elasticsearch is down they wait in the database. An entry whose document
+Elasticsearch refuses (a 4xx of its own) ``outbox.MAX_REFUSALS`` times becomes a dead letter:
+set aside, counted in /metrics, listed and retried by ``customer-api dead-letters``.
 """
 
 import asyncio
@@ -17,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.core.db import Database
 from customer_api.search import outbox, source
-from customer_api.search.elastic import ElasticError, ElasticIndex, delete_action, index_action
+from customer_api.search.elastic import (
+    BulkOutcome,
+    ElasticError,
+    ElasticIndex,
+    IndexSetupError,
+    delete_action,
+    index_action,
+)
 from customer_api.search.models import SearchOutboxEntry
 
 logger = logging.getLogger("customer_api.search.indexer")
@@ -65,13 +74,8 @@ class Indexer:
             for customer_id, own in by_customer.items()
         ]
         try:
-            if not self._index_ready:
-                # Writing to a missing alias would make Elasticsearch create a plain index
-                # with guessed mappings; make the real one first.
-                await self.index.ensure()
-                self._index_ready = True
-            result = await self.index.bulk(actions)
-        except ElasticError as exc:
+            result = await self._write(actions)
+        except (*ElasticError, IndexSetupError) as exc:
             error = f"{type(exc).__name__}: {exc}"
             await outbox.postpone(session, entries, error=error)
             return RoundResult(claimed=len(entries), failed=len(entries), error=error)
@@ -79,7 +83,40 @@ class Indexer:
         await outbox.complete(session, done)
         for customer_id, reason in result.failed.items():
             await outbox.postpone(session, by_customer[customer_id], error=reason)
+        for customer_id, reason in result.refused.items():
+            for entry in await outbox.refuse(session, by_customer[customer_id], error=reason):
+                logger.error(
+                    "outbox entry %s (customer %s) is a dead letter: %s",
+                    entry.id,
+                    customer_id,
+                    reason,
+                )
         return RoundResult(claimed=len(entries), indexed=len(done), failed=len(entries) - len(done))
+
+    async def _write(self, actions: list[dict]) -> BulkOutcome:
+        """One bulk request to the alias; when the alias turns out to be missing (its index was
+        deleted), the first index is made again and what found no index is sent once more."""
+        if not self._index_ready or any(a["_op_type"] == "delete" for a in actions):
+            # A delete carrying an external version makes the index it names when it is
+            # missing (require_alias covers writes only): never send one to a missing alias.
+            await self.index.ensure()
+            self._index_ready = True
+        result = await self.index.bulk(actions, require_alias=True)
+        if not result.index_missing:
+            return result
+        logger.error(
+            "no index behind the alias %s: making an empty one; run `customer-api reindex` to "
+            "fill it with every customer",
+            self.index.alias,
+        )
+        await self.index.ensure()
+        again = [action for action in actions if int(action["_id"]) in result.failed]
+        retried = await self.index.bulk(again, require_alias=True)
+        result.failed = {i: r for i, r in result.failed.items() if i not in retried.done}
+        result.failed.update(retried.failed)
+        result.refused.update(retried.refused)
+        result.done |= retried.done
+        return result
 
     async def drain(self) -> int:
         """Run rounds until nothing is due; the number of entries indexed."""

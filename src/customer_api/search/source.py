@@ -2,6 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.customers.models import Customer, CustomerProject
 from customer_api.search.analysis import SearchDocument, document_of
+from customer_api.search.models import SearchVersion
 
 _COLUMNS = (
     Customer.id,
@@ -24,6 +26,7 @@ _COLUMNS = (
     Customer.notes,
     Customer.active,
     Customer.modified,
+    SearchVersion.version.label("search_version"),
 )
 
 REBUILD_BATCH = 2000
@@ -46,10 +49,23 @@ async def _project_names(session: AsyncSession, ids: Sequence[int]) -> dict[int,
     return names
 
 
+def _select(*where):
+    """Customers with their change counter, read in one statement: the version always belongs
+    to the data it is sent with (a customer written behind the service has none: version 0)."""
+    return (
+        select(*_COLUMNS)
+        .outerjoin(SearchVersion, SearchVersion.customer_id == Customer.id)
+        .where(*where)
+    )
+
+
 async def _documents(session: AsyncSession, statement) -> list[SearchDocument]:
     rows = (await session.execute(statement)).all()
     names = await _project_names(session, [row.id for row in rows])
-    return [document_of(row, names.get(row.id, ())) for row in rows]
+    return [
+        replace(document_of(row, names.get(row.id, ())), version=row.search_version or 0)
+        for row in rows
+    ]
 
 
 async def documents_after(
@@ -65,11 +81,11 @@ async def documents_after(
     ``lock`` takes a share lock on the rows (Postgres), so a concurrent update waits until the
     batch is written and then writes its own, newer document after it.
     """
-    statement = select(*_COLUMNS).where(Customer.id > after_id).order_by(Customer.id).limit(size)
+    statement = _select(Customer.id > after_id).order_by(Customer.id).limit(size)
     if modified_since is not None:
         statement = statement.where(Customer.modified >= modified_since)
     if lock:
-        statement = statement.with_for_update(read=True)
+        statement = statement.with_for_update(read=True, of=Customer)
     return await _documents(session, statement)
 
 
@@ -77,5 +93,5 @@ async def documents_by_id(session: AsyncSession, ids: Sequence[int]) -> dict[int
     """The current documents of these customers; a deleted customer is simply absent."""
     if not ids:
         return {}
-    documents = await _documents(session, select(*_COLUMNS).where(Customer.id.in_(ids)))
+    documents = await _documents(session, _select(Customer.id.in_(ids)))
     return {document.customer_id: document for document in documents}
