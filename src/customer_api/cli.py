@@ -1,4 +1,4 @@
-"""The ``customer-api`` command: serve, migrate, keys, reindex, indexer."""
+"""The ``customer-api`` command: serve, migrate, keys, reindex, indexer, dead-letters."""
 
 import asyncio
 import contextlib
@@ -20,8 +20,9 @@ from customer_api.core import migrations
 from customer_api.core.db import Database
 from customer_api.core.logs import configure_logging, logging_config
 from customer_api.core.metrics import MULTIPROCESS_DIR_VARIABLE
+from customer_api.search import outbox
 from customer_api.search import service as search_service
-from customer_api.search.elastic import ElasticError, ElasticIndex, RebuildFailed
+from customer_api.search.elastic import ElasticError, ElasticIndex, IndexSetupError, RebuildFailed
 from customer_api.search.indexer import Indexer
 
 app = typer.Typer(help="Customer API server and administration.", no_args_is_help=True)
@@ -229,7 +230,7 @@ def reindex() -> None:
     _migrate(settings)
     try:
         name, indexed = asyncio.run(_rebuild(settings, only_if_empty=False))
-    except (*ElasticError, RebuildFailed) as exc:
+    except (*ElasticError, RebuildFailed, IndexSetupError) as exc:
         typer.echo(f"reindex failed: {exc}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo(f"indexed {indexed} customers ({name})")
@@ -266,12 +267,54 @@ async def _run_indexer(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         with contextlib.suppress(*ElasticError):
-            await index.ensure()
+            try:
+                await index.ensure()
+            except IndexSetupError as exc:
+                typer.echo(f"search index: {exc}", err=True)
         typer.echo(f"indexer running: {settings.elasticsearch_url} alias {index.alias}")
         await Indexer(database, index).run(stop)
     finally:
         await index.close()
         await database.dispose()
+
+
+dead_letters_app = typer.Typer(
+    help="Search changes Elasticsearch refused too often (set aside by the indexer).",
+    no_args_is_help=True,
+)
+app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list() -> None:
+    """List dead letters: the entry, its customer, since when, and Elasticsearch's last answer."""
+    settings = get_settings()
+    _migrate(settings)
+    entries = _in_transaction(settings, outbox.dead_letters)
+    typer.echo(f"{'ID':>8}  {'CUSTOMER':>9}  {'TRIES':>5}  {'DEAD SINCE':<20}  LAST ERROR")
+    for entry in entries:
+        since = entry.dead_since.strftime("%Y-%m-%d %H:%M:%S") if entry.dead_since else ""
+        typer.echo(
+            f"{entry.id:>8}  {entry.customer_id:>9}  {entry.attempts:>5}  {since:<20}  "
+            f"{entry.last_error or ''}"
+        )
+    typer.echo(f"{len(entries)} dead letter(s)")
+
+
+@dead_letters_app.command("retry")
+def dead_letters_retry(
+    entry_ids: Annotated[
+        list[int] | None, typer.Argument(help="Entry IDs (see dead-letters list); all if none")
+    ] = None,
+) -> None:
+    """Put dead letters back in line for the indexer (after fixing what Elasticsearch refused)."""
+    settings = get_settings()
+    _migrate(settings)
+
+    async def retry(session: AsyncSession) -> int:
+        return await outbox.retry_dead_letters(session, entry_ids or None)
+
+    typer.echo(f"{_in_transaction(settings, retry)} dead letter(s) back in line")
 
 
 def main() -> None:
