@@ -11,4 +11,9 @@ class JsonResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
+        return self.render_of(content)
+
+    @staticmethod
+    def render_of(content: Any) -> bytes:
+        """The body this response would carry for ``content`` (what its ETag is made of)."""
         return orjson.dumps(content)

@@ -1,10 +1,12 @@
 """/api/1/customer: HTTP in, service call, HTTP out."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.conditional import require_match
 from customer_api.core.db import DatabaseDep, SessionDep
 from customer_api.core.params import (
     MAX_MOMENT_LENGTH,
@@ -120,8 +122,13 @@ async def create_customer(
     responses=error_responses(404, 406, 409),
 )
 async def update_customer(
-    customer_id: str, body: CustomerBody, principal: CurrentPrincipal, session: SessionDep
+    customer_id: str,
+    body: CustomerBody,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
 ) -> JsonResponse:
+    await _require_current(request, session, group_id=principal.group_id, ref=customer_id)
     customer = await service.update_customer(
         session, group_id=principal.group_id, ref=customer_id, data=body
     )
@@ -135,7 +142,16 @@ async def update_customer(
     responses={200: {"description": "Deleted"}, **error_responses(404)},
 )
 async def delete_customer(
-    customer_id: str, principal: CurrentPrincipal, session: SessionDep
+    customer_id: str, request: Request, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
+    await _require_current(request, session, group_id=principal.group_id, ref=customer_id)
     await service.delete_customer(session, group_id=principal.group_id, ref=customer_id)
     return Response(status_code=200)
+
+
+async def _require_current(request: Request, session: AsyncSession, **customer: Any) -> None:
+    """412 unless If-Match (when given) names the customer's current answer."""
+    if_match = request.headers.get("if-match")
+    if if_match is not None:
+        current = await service.locked_detail(session, **customer)
+        require_match(if_match, None if current is None else JsonResponse.render_of(current))

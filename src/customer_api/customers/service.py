@@ -83,6 +83,23 @@ async def customer_detail(database: Database, *, group_id: int, ref: str) -> Jso
     return detail_json(row, _projects(row["projects"]), _documents(row["documents"]))
 
 
+async def locked_detail(session: AsyncSession, *, group_id: int, ref: str) -> JsonObject | None:
+    """The customer as a read shows it, its row locked until the transaction ends (None: no
+    such customer): what a write's If-Match is compared with."""
+    key = parse_id_or_uuid(ref)
+    if key is None:
+        return None
+    by_uuid = isinstance(key, UUID)
+    key_column = Customer.uuid if by_uuid else Customer.id
+    lock = select(Customer.id).where(Customer.group_id == group_id, key_column == key)
+    if await session.scalar(lock.with_for_update()) is None:
+        return None
+    statement = _detail_statement(session.get_bind().dialect.name, by_uuid=by_uuid)
+    result = await session.execute(statement, {"group_id": group_id, "key": key})
+    row = result.mappings().one()
+    return detail_json(row, _projects(row["projects"]), _documents(row["documents"]))
+
+
 @functools.cache
 def _list_statement(dialect: str, *, active_only: bool, since: bool) -> Select[Any]:
     statement = select(*Customer.__table__.columns, _projects_array(dialect).label("projects"))

@@ -75,14 +75,6 @@ def _position(digits: str) -> int:
     return int(digits) if len(digits) <= _MAX_DIGITS else _PAST_ANY_END
 
 
-def not_modified(if_none_match: str | None, etag: str) -> bool:
-    """Whether the client's copy (If-None-Match, weak comparison) is current."""
-    if if_none_match is None:
-        return False
-    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
-    return "*" in tags or etag in tags
-
-
 def content_disposition(file_name: str | None, mime_type: str) -> str:
     """``inline`` or ``attachment`` with the file name: an ASCII ``filename`` for old clients
     and the exact name as ``filename*`` (RFC 6266, RFC 8187)."""

@@ -7,6 +7,7 @@ from fastapi.routing import APIRoute
 from starlette.types import Message, Receive, Scope, Send
 
 from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.conditional import not_modified
 from customer_api.core.db import SessionDep
 from customer_api.core.schemas import error_responses
 from customer_api.documents import service as documents_service
@@ -14,7 +15,6 @@ from customer_api.vault.dependencies import ThumbnailerDep, VaultDep
 from customer_api.vault.responses import (
     PASSIVE_CONTENT_HEADERS,
     content_disposition,
-    not_modified,
     requested_range,
 )
 

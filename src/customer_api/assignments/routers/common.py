@@ -8,7 +8,10 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import WithJsonSchema
+from pydantic import BaseModel, WithJsonSchema
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.assignments.errors import InvalidParam
 from customer_api.assignments.query import (
@@ -24,6 +27,7 @@ from customer_api.assignments.query import (
 from customer_api.assignments.schemas import PageOf, Paging, error_responses
 from customer_api.assignments.service.common import Listing
 from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.core.conditional import require_match
 from customer_api.core.db import SessionDep
 from customer_api.core.errors import ASSIGNMENTS_PREFIX
 
@@ -102,19 +106,57 @@ def family_router(resource: str, tag: str) -> APIRouter:
     )
 
 
-def lookups(find: Callable[..., Awaitable[Row]]) -> tuple[Any, Any]:
+def lookups(
+    find: Callable[..., Awaitable[Row]], show: Callable[[Row], BaseModel]
+) -> tuple[Any, Any]:
     """The dependencies that find the group's record named by the path, by id and by reference;
-    ``find(session, group_id=..., key=...)`` answers the family's 404 itself."""
+    ``find(session, group_id=..., key=...)`` answers the family's 404 itself. A write's
+    If-Match is checked against the record as ``show`` presents it."""
 
-    async def by_id(id: PathId, principal: CurrentPrincipal, session: SessionDep) -> Row:
-        return await find(session, group_id=principal.group_id, key=id)
+    async def by_id(
+        id: PathId, request: Request, principal: CurrentPrincipal, session: SessionDep
+    ) -> Row:
+        return await current_row(request, session, find, show, group_id=principal.group_id, key=id)
 
     async def by_reference(
-        reference: PathReference, principal: CurrentPrincipal, session: SessionDep
+        reference: PathReference,
+        request: Request,
+        principal: CurrentPrincipal,
+        session: SessionDep,
     ) -> Row:
-        return await find(session, group_id=principal.group_id, key=reference)
+        return await current_row(
+            request, session, find, show, group_id=principal.group_id, key=reference
+        )
 
     return Depends(by_id), Depends(by_reference)
+
+
+_CONDITIONAL_WRITES = frozenset({"PUT", "DELETE"})
+
+
+async def current_row(
+    request: Request,
+    session: AsyncSession,
+    find: Callable[..., Awaitable[Row]],
+    show: Callable[[Row], BaseModel],
+    **lookup: Any,
+) -> Row:
+    """``find(session, **lookup)``; for a write with If-Match, found again once locked (so that
+    no other write can come between the comparison and this one), and 412 unless the tag names
+    the record's current answer."""
+    row = await find(session, **lookup)
+    if_match = request.headers.get("if-match")
+    if if_match is None or request.method not in _CONDITIONAL_WRITES:
+        return row
+    state = sa_inspect(row)
+    [key_column] = state.mapper.primary_key
+    await session.execute(
+        select(key_column).where(key_column == state.identity[0]).with_for_update()
+    )
+    session.expunge_all()  # what was read before the lock may be stale
+    row = await find(session, **lookup)
+    require_match(if_match, show(row).model_dump_json(by_alias=True).encode())
+    return row
 
 
 TextFilter = Annotated[

@@ -11,6 +11,7 @@ from customer_api.assignments.routers.common import (
     PathId,
     PathReference,
     TextFilter,
+    current_row,
     family_router,
     given,
     list_query,
@@ -30,18 +31,31 @@ ListQuery = list_query(service.SORTS)
 router = family_router("customerEmployees", "customer employees")
 
 
-async def _by_id(id: PathId, principal: CurrentPrincipal, session: SessionDep) -> CustomerEmployee:
-    return await service.get_assignment(session, group_id=principal.group_id, assignment_id=id)
+async def _by_id(
+    id: PathId, request: Request, principal: CurrentPrincipal, session: SessionDep
+) -> CustomerEmployee:
+    return await current_row(
+        request,
+        session,
+        service.get_assignment,
+        AssignmentRead.of,
+        group_id=principal.group_id,
+        assignment_id=id,
+    )
 
 
 async def _by_references(
     customerRef: PathReference,
     userRef: PathReference,
+    request: Request,
     principal: CurrentPrincipal,
     session: SessionDep,
 ) -> CustomerEmployee:
-    return await service.get_assignment_by_references(
+    return await current_row(
+        request,
         session,
+        service.get_assignment_by_references,
+        AssignmentRead.of,
         group_id=principal.group_id,
         customer_reference=customerRef,
         user_reference=userRef,

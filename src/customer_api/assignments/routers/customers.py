@@ -25,7 +25,7 @@ from customer_api.customers.models import Customer
 
 ListQuery = list_query(service.SORTS)
 router = family_router("customers", "customers (v1.0)")
-_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_customer)
+_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_customer, CustomerRead.of)
 
 
 @router.get("", summary="List the customers")

@@ -31,7 +31,7 @@ ListQuery = list_query(service.SORTS)
 router = family_router("routes", "routes")
 
 
-_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_route)
+_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_route, RouteRead.of)
 ById = Annotated[Route, _FIND_BY_ID]
 ByReference = Annotated[Route, _FIND_BY_REFERENCE]
 RULE = (

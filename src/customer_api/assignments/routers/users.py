@@ -31,7 +31,7 @@ ListQuery = list_query(service.SORTS)
 router = family_router("users", "users")
 
 
-_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_user)
+_FIND_BY_ID, _FIND_BY_REFERENCE = lookups(service.get_user, UserRead.of)
 ById = Annotated[Employee, _FIND_BY_ID]
 ByReference = Annotated[Employee, _FIND_BY_REFERENCE]
 
