@@ -14,6 +14,7 @@ from customer_api.assignments.routers import ROUTERS as assignment_routers
 from customer_api.assignments.routers.validation import translate_validation
 from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES
 from customer_api.auth.middleware import KeyBeforeBodyMiddleware
+from customer_api.auth.rate_limits import request_limiter
 from customer_api.auth.service import KeyResolver
 from customer_api.config import Settings, get_settings
 from customer_api.core import metrics
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_timeout=settings.database_pool_timeout,
         )
         app.state.keys = KeyResolver(app.state.database, ttl=settings.key_cache_seconds)
+        app.state.rate_limiter = request_limiter(settings)
         app.state.vault = LocalStorage(settings.vault_dir)
         await app.state.vault.prepare()
         app.state.thumbnailer = Thumbnailer(app.state.vault, render_limits(settings))
@@ -83,6 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.search = search
                 yield
         finally:
+            if app.state.rate_limiter is not None:
+                app.state.rate_limiter.close()
             await app.state.thumbnailer.close()
             await app.state.database.dispose()
 

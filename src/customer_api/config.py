@@ -4,8 +4,10 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
+import limits
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 MIB = 1024 * 1024
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -24,11 +26,21 @@ class Settings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=1000)
     database_pool_timeout: float = Field(default=5.0, gt=0, le=300)
     key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # Request budgets ("600/minute", a ``limits`` string; "" or "0" turns one off), counted in
+    # this process, or in Redis (shared by every process and host) when redis_url is set.
+    rate_limit_per_key: str = "600/minute"
+    rate_limit_per_group: str = "3000/minute"
+    rate_limit_strategy: str = Field(
+        default="fixed-window", pattern=r"^(fixed-window|sliding-window-counter|moving-window)$"
+    )
+    redis_url: str | None = None
+    redis_key_prefix: str = Field(default="customer-api", pattern=r"^[A-Za-z0-9:._-]{1,100}$")
     max_concurrent_requests: int = Field(default=1000, ge=1)
     shutdown_timeout: int = Field(default=20, ge=1, le=3600)
     worker_start_timeout: int = Field(default=120, ge=5, le=3600)
     header_timeout: float = Field(default=15.0, gt=0, le=600)
     body_timeout: float = Field(default=60.0, gt=0, le=3600)
+    idempotency_key_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     thumbnail_timeout: float = Field(default=10.0, gt=0, le=300)
     thumbnail_cpu_seconds: int = Field(default=5, ge=1, le=300)
     thumbnail_memory_bytes: int = Field(default=256 * MIB, ge=128 * MIB)
@@ -41,10 +53,32 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = "127.0.0.1,::1"
     log_level: str = "info"
 
-    @field_validator("elasticsearch_url", mode="before")
+    @field_validator("elasticsearch_url", "redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_group")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        """Refused at start rather than at the first request: a typo must not turn limits off."""
+        value = value.strip()
+        if value in ("", "0"):
+            return ""
+        try:
+            limits.parse(value)
+        except ValueError:
+            raise ValueError(
+                f"give a rate such as 600/minute or 10/second ('' or 0: no limit), not {value!r}"
+            ) from None
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("give a redis://host:port/db (or rediss://, unix://) URL")
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -101,9 +135,16 @@ def async_database_url(url: str) -> str:
     scheme, sep, rest = url.partition("://")
     if not sep or scheme not in _ASYNC_DRIVERS:
         raise ValueError(
-            f"unsupported database URL {url!r}: use sqlite:///path or postgresql://user@host/db"
+            "unsupported database URL: use sqlite:///path or postgresql://user@host:port/db"
         )
-    return f"{_ASYNC_DRIVERS[scheme]}://{rest}"
+    converted = f"{_ASYNC_DRIVERS[scheme]}://{rest}"
+    try:
+        make_url(converted)
+    except ValueError:  # e.g. a port that is not a number
+        raise ValueError(
+            "malformed database URL: write sqlite:///path or postgresql://user@host:port/db"
+        ) from None
+    return converted
 
 
 @lru_cache

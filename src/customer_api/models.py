@@ -6,7 +6,9 @@ from customer_api.assignments.models import CustomerEmployee, Employee, Route, R
 from customer_api.auth.models import ApiKey, Group
 from customer_api.core.db import Base
 from customer_api.customers.models import Customer, CustomerProject
+from customer_api.deletions.models import Deletion
 from customer_api.documents.models import CustomerDocument, Document
+from customer_api.idempotency.models import IdempotentRequest
 from customer_api.search.models import SearchOutboxEntry, SearchVersion
 
 metadata = Base.metadata
@@ -40,9 +42,11 @@ __all__ = [
     "CustomerDocument",
     "CustomerEmployee",
     "CustomerProject",
+    "Deletion",
     "Document",
     "Employee",
     "Group",
+    "IdempotentRequest",
     "Route",
     "RouteVisit",
     "SearchOutboxEntry",
