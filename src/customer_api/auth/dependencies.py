@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from starlette.datastructures import Headers
 
+from customer_api.auth.rate_limits import RequestLimiter
 from customer_api.auth.service import KeyResolver, Principal
 from customer_api.core.errors import Unauthorized
 
@@ -57,6 +58,9 @@ async def current_principal(request: Request) -> Principal:
     if principal is None:
         raise Unauthorized("The API key is not valid or has been revoked.")
     request.state.principal = principal
+    limiter: RequestLimiter | None = request.app.state.rate_limiter
+    if limiter is not None:  # counted once: the next call finds the principal above
+        await limiter.check(principal, request.scope["state"])
     return principal
 
 

@@ -57,6 +57,11 @@ THUMBNAIL_RENDERS = Counter(
     "crashed); busy (not started: the queue was full).",
     ["outcome"],
 )
+RATE_LIMIT_STORAGE_ERRORS = Counter(
+    "customer_api_rate_limit_storage_errors",
+    "Times Redis failed to count a request against its rate limits; each lets requests through "
+    "uncounted for a few seconds.",
+)
 
 BacklogCounter = Callable[[AsyncSession], Awaitable[int]]
 

@@ -30,6 +30,8 @@ from customer_api.core.logs import (
 access_logger = logging.getLogger("customer_api.access")
 logger = logging.getLogger("customer_api.errors")
 
+# The key in the request's state (``request.state``) of response fields to add to any answer.
+RESPONSE_HEADERS_STATE = "response_headers"
 CLIENT_CLOSED_REQUEST = 499  # no answer was sent: the client went away first (nginx's code)
 MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
@@ -80,7 +82,10 @@ class RequestObservabilityMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), id_header]
+                # Fields a layer below left for whatever the answer turns out to be (the rate
+                # limits' RateLimit fields, set before the route ran or refused).
+                extra = scope["state"].get(RESPONSE_HEADERS_STATE, ()) if "state" in scope else ()
+                message["headers"] = [*message.get("headers", ()), *extra, id_header]
             await send(message)
 
         metrics.IN_PROGRESS.inc()

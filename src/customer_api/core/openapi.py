@@ -4,7 +4,7 @@ FastAPI documents a 422 "Validation Error" for every operation with parameters o
 server never sends it (each family answers bad input with its own 400 or 406), so those entries
 go. Every operation with a request body can be answered 413 by the body size cap, so that is
 documented, in the shape of the operation's other errors. The key's schemes are declared once,
-for every operation under the paths that need a key.
+for every operation under the paths that need a key, and so is the 429 of the rate limits.
 """
 
 from dataclasses import dataclass
@@ -14,6 +14,27 @@ from fastapi import FastAPI
 
 FRAMEWORK_VALIDATION = ("HTTPValidationError", "ValidationError")
 TOO_LARGE = "The request body is larger than the server accepts"
+TOO_MANY = (
+    "Too many requests: the key's budget, or its group's, is spent for now (nothing was done); "
+    "try again after Retry-After seconds. Every answer to a keyed request carries the "
+    "RateLimit-Policy and RateLimit fields (IETF draft-ietf-httpapi-ratelimit-headers)."
+)
+RATE_LIMIT_HEADERS = {
+    "Retry-After": {
+        "description": "Seconds until the spent budget allows a request again.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Policy": {
+        "description": 'The budgets, such as `"key";q=600;w=60, "group";q=3000;w=60`: '
+        "q requests per w seconds.",
+        "schema": {"type": "string"},
+    },
+    "RateLimit": {
+        "description": 'What is left of each budget, such as `"key";r=0;t=42, "group";r=2890;'
+        "t=42`: r more requests in the t seconds until it is renewed.",
+        "schema": {"type": "string"},
+    },
+}
 
 
 def _error_content(responses: dict[str, Any]) -> dict[str, Any] | None:
@@ -33,6 +54,13 @@ def _tidy_operation(operation: dict[str, Any]) -> None:
             responses["413"]["content"] = content
 
 
+def _document_rate_limit(responses: dict[str, Any]) -> None:
+    """A keyed operation may be answered 429, in the shape of its other errors."""
+    responses["429"] = {"description": TOO_MANY, "headers": RATE_LIMIT_HEADERS}
+    if content := _error_content(responses):
+        responses["429"]["content"] = content
+
+
 def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
     for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
@@ -40,6 +68,7 @@ def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
                 _tidy_operation(operation)
                 if path.startswith(security.prefixes):
                     operation["security"] = [{name: []} for name in security.schemes]
+                    _document_rate_limit(operation["responses"])
     components = document.setdefault("components", {})
     components["securitySchemes"] = security.schemes
     schemas = document.get("components", {}).get("schemas", {})
