@@ -28,11 +28,11 @@ from customer_api.search.elastic import (
     index_action,
 )
 from customer_api.search.models import SearchOutboxEntry
+from customer_api.search.wakeup import Wakeup, for_database
 
 logger = logging.getLogger("customer_api.search.indexer")
 
 BATCH_SIZE = 500
-IDLE_DELAY = 1.0
 MAX_BACKOFF = 60.0
 
 
@@ -47,11 +47,17 @@ class RoundResult:
 
 class Indexer:
     def __init__(
-        self, database: Database, index: ElasticIndex, *, batch_size: int = BATCH_SIZE
+        self,
+        database: Database,
+        index: ElasticIndex,
+        *,
+        batch_size: int = BATCH_SIZE,
+        wakeup: Wakeup | None = None,
     ) -> None:
         self.database = database
         self.index = index
         self.batch_size = batch_size
+        self.wakeup = wakeup or for_database(database)
         self._index_ready = False
 
     async def run_once(self) -> RoundResult:
@@ -128,27 +134,32 @@ class Indexer:
                 return indexed
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until ``stop`` is set: busy while there is work, idle polls otherwise, and an
-        exponential backoff (with jitter) while Elasticsearch cannot be reached."""
+        """Run until ``stop`` is set: busy while there is work, then asleep until a commit
+        wakes it (see ``wakeup``), with an exponential backoff (with jitter) while
+        Elasticsearch cannot be reached."""
         failures = 0
-        while not stop.is_set():
-            try:
-                result = await self.run_once()
-            except Exception:  # a database hiccup must not end the indexer
-                logger.exception("indexer round failed")
-                result = RoundResult(error="round failed")
-            if result.error:
-                failures += 1
-                delay = backoff_delay(failures)
-                logger.warning(
-                    "Elasticsearch unavailable (%s); retrying in %.1fs", result.error, delay
-                )
-            else:
+        try:
+            while not stop.is_set():
+                await self.wakeup.listen(self.database)
+                try:
+                    result = await self.run_once()
+                except Exception:  # a database hiccup must not end the indexer
+                    logger.exception("indexer round failed")
+                    result = RoundResult(error="round failed")
+                if result.error:
+                    failures += 1
+                    delay = backoff_delay(failures)
+                    logger.warning(
+                        "Elasticsearch unavailable (%s); retrying in %.1fs", result.error, delay
+                    )
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=delay)
+                    continue
                 failures = 0
-                delay = 0.0 if result.claimed else IDLE_DELAY
-            if delay:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=delay)
+                if not result.claimed:
+                    await self.wakeup.wait(stop)
+        finally:
+            await self.wakeup.close()
 
 
 def backoff_delay(failures: int) -> float:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.core.timestamps import utcnow
+from customer_api.search import wakeup
 from customer_api.search.models import SearchOutboxEntry, SearchVersion
 
 MAX_RETRY_DELAY = timedelta(seconds=60)
@@ -61,6 +62,7 @@ async def enqueue(session: AsyncSession, *, customer_id: int, version: int) -> N
             created=now,
         )
     )
+    await wakeup.entry_written(session)
 
 
 async def claim(

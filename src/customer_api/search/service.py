@@ -20,6 +20,7 @@ from customer_api.search.indexer import Indexer
 from customer_api.search.native import DatabaseIndexBackend
 from customer_api.search.postgres_fts import PostgresFtsBackend
 from customer_api.search.sqlite_fts import SqliteFtsBackend
+from customer_api.search.wakeup import WAKEUP_KEY, Wakeup, for_database
 
 _BACKEND_KEY = "customer_api.search.backend"
 
@@ -41,9 +42,10 @@ def choose_backend(settings: Settings, database: Database) -> SearchBackend:
     return native_backend(database.dialect)
 
 
-def bind_backend(database: Database, backend: SearchBackend) -> None:
-    """Make every session of ``database`` keep ``backend`` in step with customer changes."""
-    database.sessions.configure(info={_BACKEND_KEY: backend})
+def bind_backend(database: Database, backend: SearchBackend, wakeup: Wakeup | None = None) -> None:
+    """Make every session of ``database`` keep ``backend`` in step with customer changes (and
+    wake ``wakeup``, this process's indexer, when a change to send commits)."""
+    database.sessions.configure(info={_BACKEND_KEY: backend, WAKEUP_KEY: wakeup})
 
 
 @contextlib.asynccontextmanager
@@ -52,11 +54,13 @@ async def running_search(settings: Settings, database: Database) -> AsyncIterato
     Elasticsearch is configured (unless ``INDEXER_IN_PROCESS`` is off)."""
     backend = choose_backend(settings, database)
     await backend.open()
-    bind_backend(database, backend)
     stop = asyncio.Event()
-    task = None
+    task, wakeup = None, None
     if isinstance(backend, ElasticBackend) and settings.indexer_in_process:
-        task = asyncio.create_task(Indexer(database, backend.index).run(stop), name="indexer")
+        wakeup = for_database(database)
+        indexer = Indexer(database, backend.index, wakeup=wakeup)
+        task = asyncio.create_task(indexer.run(stop), name="indexer")
+    bind_backend(database, backend, wakeup)
     try:
         yield backend
     finally:
