@@ -43,7 +43,8 @@ class LiveServer:
         return (self.workdir / "stderr.txt").read_text()
 
     def log_lines(self) -> list[dict]:
-        return [json.loads(line) for line in self.stderr.splitlines()]
+        """The JSON log lines (stderr also carries the plain lines ``serve`` prints first)."""
+        return [json.loads(line) for line in self.stderr.splitlines() if line.startswith("{")]
 
     def wait_for_log(self, wanted: Callable[[dict], bool], seconds: float = 10) -> list[dict]:
         """The log lines once one is ``wanted``: a request's access line is written just after
@@ -57,7 +58,8 @@ class LiveServer:
 
     @property
     def first_key(self) -> str:
-        return KEY.search(self.stdout).group(0)
+        """The key a first start prints (on stderr, boxed)."""
+        return KEY.search(self.stderr).group(0)
 
 
 def server_environment(settings: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The customer-api command, run as a user runs it: a real process on a real database file."""
 
+import json
 import os
 import re
 import subprocess
@@ -7,8 +8,13 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy.engine import make_url
 
-from tests.live_server import live_server
+import customer_api
+from tests.live_server import KEY, free_port, live_server, server_environment
+
+POSTGRES_URL = os.environ.get("CUSTOMER_API_TEST_DATABASE_URL")
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -24,7 +30,7 @@ def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:
-    created = run_cli(tmp_path, "keys", "create", "--group", "Acme")
+    created = run_cli(tmp_path, "keys", "create", "--group", "Acme", "--new-database")
     assert created.returncode == 0, created.stderr
     key = created.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"cak_[A-Za-z0-9_-]{43}", key)
@@ -55,11 +61,135 @@ def test_migrate(tmp_path: Path) -> None:
 def test_serve_on_a_new_database_prints_a_first_key_that_works(tmp_path: Path) -> None:
     with live_server(tmp_path) as server:
         key = server.first_key
-        assert f"curl -H 'API-Key: {key}'" in server.stdout
-        created = httpx.post(
-            f"{server.base_url}/api/1/customer", json={"name": "W"}, headers={"API-Key": key}
+        box = server.stderr.split("=" * 78)[1]
+        assert f"\n      {key}\n" in box  # on a line of its own
+        assert f"{server.base_url}/docs" in box
+        # The box's first call, run as printed: it creates a customer and shows it.
+        curl = box[box.index("curl -s -X POST") :].split("\n      curl")[0]
+        answer = subprocess.run(
+            ["sh", "-c", curl.replace("\\\n", " ")], capture_output=True, text=True, timeout=30
         )
-        assert created.status_code == 200
+        assert json.loads(answer.stdout)["name"] == "My first customer"
         listed = httpx.get(f"{server.base_url}/api/1/customer", headers={"API-Key": key})
-        assert [c["name"] for c in listed.json()] == ["W"]
+        assert [c["name"] for c in listed.json()] == ["My first customer"]
         assert (tmp_path / "data" / "customer-api.db").exists()
+    assert key not in server.stdout
+
+    with live_server(tmp_path / "again", settings=_same_data(tmp_path)) as server:
+        assert not KEY.search(server.stderr)
+        assert "customer-api keys create --group NAME" in server.stderr
+        assert f"{server.base_url}/docs" in server.stderr
+
+
+def _same_data(tmp_path: Path) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'customer-api.db'}",
+        "VAULT_DIR": str(tmp_path / "data" / "vault"),
+    }
+
+
+def test_commands_say_which_database_and_vault_they_use(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "customer_api", "migrate"],
+        env=server_environment(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"database: {tmp_path / 'data' / 'customer-api.db'}" in result.stderr
+    assert f"vault:    {tmp_path / 'data' / 'vault'}" in result.stderr
+
+
+def test_keys_refuse_a_database_that_does_not_exist(tmp_path: Path) -> None:
+    """A key made in a new, empty database is a key no running server knows."""
+    for args in (("keys", "create", "--group", "Acme"), ("keys", "list"), ("keys", "revoke", "1")):
+        result = run_cli(tmp_path, *args)
+        assert result.returncode == 1
+        assert f"there is no database at {tmp_path / 'cli.db'}" in result.stderr
+        assert "--new-database" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert not (tmp_path / "cli.db").exists()
+
+
+def _failure(tmp_path: Path, settings: dict[str, str], *args: str) -> list[str]:
+    """Run a command with ``settings``; the lines it printed after saying where its data is."""
+    result = subprocess.run(
+        [sys.executable, "-m", "customer_api", *(args or ("migrate",))],
+        env=server_environment(settings),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [
+        line
+        for line in result.stderr.splitlines()
+        if not line.startswith(("database:", "vault:", "{"))
+    ]
+    assert 1 <= len(lines) <= 3, result.stderr
+    return lines
+
+
+def test_a_malformed_database_url_is_named_without_its_password(tmp_path: Path) -> None:
+    lines = _failure(tmp_path, {"DATABASE_URL": "postgresql//ann:s3cret@db/customers"})
+    assert "CUSTOMER_API_DATABASE_URL" in lines[0] and "s3cret" not in "".join(lines)
+    lines = _failure(tmp_path, {"DATABASE_URL": "postgresql://ann:s3cret@db:port/customers"})
+    assert "CUSTOMER_API_DATABASE_URL='postgresql://ann:***@db:port/customers'" in lines[0]
+
+
+def test_an_unreachable_database_server_is_one_plain_answer(tmp_path: Path) -> None:
+    url = f"postgresql://ann:s3cret@127.0.0.1:{free_port()}/customers"
+    lines = _failure(tmp_path, {"DATABASE_URL": url})
+    assert lines[0].startswith("customer-api: no database server answers at 127.0.0.1:")
+    assert "CUSTOMER_API_DATABASE_URL=postgresql://ann:***@127.0.0.1" in lines[0]
+    assert "s3cret" not in "".join(lines)
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs CUSTOMER_API_TEST_DATABASE_URL (Postgres)")
+def test_a_missing_postgres_database_or_role_is_one_plain_answer(tmp_path: Path) -> None:
+    server = make_url(POSTGRES_URL)
+    missing = server.set(database="customer_api_no_such_database")
+    lines = _failure(tmp_path, {"DATABASE_URL": missing.render_as_string(hide_password=False)})
+    assert "the database 'customer_api_no_such_database' does not exist" in lines[0]
+    assert "createdb" in lines[1]
+    stranger = server.set(username="customer_api_no_such_role", password="s3cret")
+    lines = _failure(tmp_path, {"DATABASE_URL": stranger.render_as_string(hide_password=False)})
+    assert 'role "customer_api_no_such_role" does not exist' in lines[0]
+    assert "s3cret" not in "".join(lines)
+
+
+def test_other_bad_settings_are_named(tmp_path: Path) -> None:
+    lines = _failure(tmp_path, {"PORT": "eighty"}, "serve")
+    assert lines[0].startswith("customer-api: CUSTOMER_API_PORT='eighty' is not valid")
+    (tmp_path / "a-file").write_text("")
+    lines = _failure(tmp_path, {"VAULT_DIR": str(tmp_path / "a-file" / "vault")}, "serve")
+    assert "cannot use the vault folder" in lines[0] and "CUSTOMER_API_VAULT_DIR" in lines[0]
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "customer_api", "--debug", "migrate"],
+        env=server_environment({"DATABASE_URL": "nonsense"}),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "ValidationError" in result.stderr
+
+
+def test_version_and_help_read_well(tmp_path: Path) -> None:
+    version = run_cli(tmp_path, "--version")
+    assert version.stdout.strip() == f"customer-api {customer_api.__version__}"
+    for command in ((), ("serve",), ("keys", "create"), ("migrate",)):
+        shown = run_cli(tmp_path, *command, "--help")
+        assert shown.returncode == 0, shown.stderr
+        assert "<str>" not in shown.stdout and "<bool>" not in shown.stdout
+        assert "``" not in shown.stdout
+    serve_help = run_cli(tmp_path, "serve", "--help").stdout
+    assert "[default: (CUSTOMER_API_PORT, else 8000)]" in " ".join(serve_help.split())

@@ -5,6 +5,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -14,9 +15,10 @@ import typer
 from rich.progress import MofNCompleteColumn, Progress, TaskID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from customer_api import __version__
 from customer_api.auth import service as auth_service
 from customer_api.config import Settings, get_settings
-from customer_api.core import migrations
+from customer_api.core import migrations, startup
 from customer_api.core.db import Database
 from customer_api.core.logs import configure_logging, logging_config
 from customer_api.core.metrics import MULTIPROCESS_DIR_VARIABLE
@@ -25,9 +27,49 @@ from customer_api.search import service as search_service
 from customer_api.search.elastic import ElasticError, ElasticIndex, IndexSetupError, RebuildFailed
 from customer_api.search.indexer import Indexer
 
-app = typer.Typer(help="Customer API server and administration.", no_args_is_help=True)
-keys_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+app = typer.Typer(
+    no_args_is_help=True,
+    # Plain help: option metavars instead of rich's <str> and <bool> columns.
+    rich_markup_mode=None,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+_debug = False
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"customer-api {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _common(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show the whole traceback when a command fails to start."),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Customer API: the server and its administration.
+
+    Settings come from environment variables named CUSTOMER_API_*; README.md lists them all.
+    Unless CUSTOMER_API_DATABASE_URL and CUSTOMER_API_VAULT_DIR say otherwise, the database and
+    the vault live in ./data under the current folder; every command prints the ones it uses.
+    """
+    global _debug
+    _debug = debug
+
 
 T = TypeVar("T")
 
@@ -46,24 +88,89 @@ def _in_transaction(settings: Settings, work: Callable[[AsyncSession], Awaitable
     return asyncio.run(run())
 
 
-def _migrate(settings: Settings) -> None:
+def _migrate(settings: Settings, *, create: bool = True) -> None:
+    """Say which database and vault this command uses, then bring the schema up to date.
+
+    Without ``create``, an SQLite file that does not exist yet is refused rather than made:
+    a key made in a new empty database is a key no running server knows.
+    """
+    _print_location(settings)
+    if not create and (path := _missing_sqlite_file(settings)):
+        lines = [f"customer-api: there is no database at {path}."]
+        if "CUSTOMER_API_DATABASE_URL" not in os.environ:
+            lines[0] += (
+                " CUSTOMER_API_DATABASE_URL is unset, so the database is ./data/customer-api.db"
+                " under the current folder."
+            )
+        lines.append(
+            "Run this in the folder where customer-api serve runs, or set"
+            " CUSTOMER_API_DATABASE_URL to its database; --new-database makes a new one here."
+        )
+        raise startup.StartupFailure(*lines)
     migrations.upgrade(settings.database_url)
 
 
+def _print_location(settings: Settings) -> None:
+    database = startup.database_location(settings.database_url)
+    vault = settings.vault_dir.expanduser().resolve()
+    typer.echo(f"database: {database}", err=True)
+    typer.echo(f"vault:    {vault}", err=True)
+
+
+def _missing_sqlite_file(settings: Settings) -> str | None:
+    if not settings.is_sqlite:
+        return None
+    path = startup.database_location(settings.database_url)
+    return None if path.startswith(":") or Path(path).exists() else path
+
+
 @app.command()
-def migrate(revision: Annotated[str, typer.Option(help="Target revision")] = "head") -> None:
-    """Bring the database schema up to date."""
-    migrations.upgrade(get_settings().database_url, revision)
+def migrate(
+    revision: Annotated[
+        str, typer.Option(help="The revision to go to.", metavar="REVISION")
+    ] = "head",
+) -> None:
+    """Bring the database schema up to date.
+
+    Makes the database if it does not exist yet. (serve does this by itself on start.)
+    """
+    settings = get_settings()
+    _print_location(settings)
+    migrations.upgrade(settings.database_url, revision)
     typer.echo(f"database at revision {revision}")
 
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes")] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="The address to listen on.",
+            metavar="ADDRESS",
+            show_default="CUSTOMER_API_HOST, else 127.0.0.1",
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="The port to listen on.",
+            metavar="PORT",
+            show_default="CUSTOMER_API_PORT, else 8000",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="How many worker processes serve requests.",
+            metavar="N",
+            show_default="CUSTOMER_API_WORKERS, else 1",
+        ),
+    ] = None,
 ) -> None:
-    """Migrate the database, then serve the API with uvicorn."""
+    """Serve the API (migrating the database first).
+
+    On a database without any API key, a key for group "default" is made and printed once.
+    """
     import uvicorn
 
     settings = get_settings()
@@ -71,11 +178,12 @@ def serve(
     _migrate(settings)
     host = host or settings.host
     port = port if port is not None else settings.port
+    _prepare_vault(settings)
+    _check_port_free(host, port)
     _index_existing_customers(settings)
     workers = workers or settings.workers
     first_key = _in_transaction(settings, _first_key_if_none)
-    if first_key:
-        _print_first_key(first_key, host, port)
+    _print_welcome(first_key, host, port)
     if workers > 1:
         _prepare_multiprocess_metrics()
     uvicorn.run(
@@ -120,24 +228,100 @@ async def _first_key_if_none(session: AsyncSession) -> str | None:
     return plain
 
 
-def _print_first_key(key: str, host: str, port: int) -> None:
-    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    typer.echo("No API key existed, so one was made for group 'default'. It is shown only once:")
-    typer.echo(f"\n    {key}\n")
-    typer.echo("Try it:")
-    typer.echo(f"    curl -H 'API-Key: {key}' http://{shown_host}:{port}/api/1/customer\n")
+def _print_welcome(key: str | None, host: str, port: int) -> None:
+    """On stderr, apart from the log lines that follow: the first key in a box, with the docs
+    page and a first call that shows something; on a later start, how to get a key."""
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    base = f"http://{shown_host}:{port}"
+    if key is None:
+        typer.echo(
+            f"API documentation: {base}/docs. A new API key: customer-api keys create"
+            " --group NAME (run where this server runs, or with the same"
+            " CUSTOMER_API_DATABASE_URL).",
+            err=True,
+        )
+        return
+    rule = "=" * 78
+    lines = [
+        rule,
+        '  No API key existed, so one was made for group "default".',
+        "  It is shown only this once; store it now:",
+        "",
+        f"      {key}",
+        "",
+        f"  API documentation: {base}/docs (Authorize with the key)",
+        "  Try it: create a customer, then list the customers:",
+        "",
+        f"      curl -s -X POST {base}/api/1/customer -H 'API-Key: {key}' \\",
+        """        -H 'Content-Type: application/json' -d '{"name": "My first customer"}'""",
+        f"      curl -s {base}/api/1/customer -H 'API-Key: {key}'",
+        "",
+        "  More keys: customer-api keys create --group NAME",
+        rule,
+    ]
+    typer.echo("\n".join(lines), err=True)
+
+
+def _prepare_vault(settings: Settings) -> None:
+    """Make the vault folder now, so a bad CUSTOMER_API_VAULT_DIR is said before serving."""
+    vault = settings.vault_dir.expanduser().resolve()
+    try:
+        vault.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=vault, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise startup.StartupFailure(
+            f"customer-api: cannot use the vault folder {vault}: {exc.strerror or exc}"
+            f" (CUSTOMER_API_VAULT_DIR={settings.vault_dir}).",
+            "Make that folder writable for this user, or set CUSTOMER_API_VAULT_DIR to one that"
+            " is.",
+        ) from exc
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Say plainly when the address is taken (uvicorn would log it among its start-up lines)."""
+    if port == 0:
+        return
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.create_server((host, port), family=family):
+            pass
+    except OSError as exc:
+        raise startup.StartupFailure(
+            f"customer-api: cannot listen on {host}:{port}: {exc.strerror or exc}.",
+            "Stop what uses that address, or choose another with --port or --host"
+            " (CUSTOMER_API_PORT, CUSTOMER_API_HOST).",
+        ) from exc
 
 
 @keys_app.command("create")
 def keys_create(
-    group: Annotated[str, typer.Option(help="Group (tenant) name; created if new")],
+    group: Annotated[
+        str,
+        typer.Option(
+            help="The group (tenant) the key belongs to; a new name makes a new group.",
+            metavar="NAME",
+        ),
+    ],
+    new_database: Annotated[
+        bool,
+        typer.Option(
+            "--new-database",
+            help="Make the database if it does not exist yet (otherwise that is an error).",
+        ),
+    ] = False,
 ) -> None:
-    """Make a key for a group. The key is printed once, alone on the last line."""
+    """Make an API key for a group.
+
+    The key is shown once, alone on the last line of the output; only its hash is stored.
+    """
     name = group.strip()
     if not name or len(name) > 200:
         raise typer.BadParameter("the group name must be 1 to 200 characters", param_hint="--group")
     settings = get_settings()
-    _migrate(settings)
+    _migrate(settings, create=new_database)
 
     async def create(session: AsyncSession) -> tuple[int, str]:
         key, plain = await auth_service.create_key(session, group_name=name)
@@ -150,9 +334,12 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """List keys (never the keys themselves: only their first characters)."""
+    """List the API keys.
+
+    Each with its id, first characters, status and group; never a whole key.
+    """
     settings = get_settings()
-    _migrate(settings)
+    _migrate(settings, create=False)
     keys = _in_transaction(settings, auth_service.list_keys)
     typer.echo(f"{'ID':>5}  {'PREFIX':<12}  {'CREATED':<20}  {'STATUS':<8}  GROUP")
     for key in keys:
@@ -163,11 +350,16 @@ def keys_list() -> None:
 
 @keys_app.command("revoke")
 def keys_revoke(
-    key_id: Annotated[int, typer.Argument(help="The key's ID (see keys list)")],
+    key_id: Annotated[
+        int, typer.Argument(help="The key's id, as keys list shows it.", metavar="ID")
+    ],
 ) -> None:
-    """Revoke a key: requests with it answer 401 from now on."""
+    """Revoke an API key.
+
+    Requests with it answer 401 within CUSTOMER_API_KEY_CACHE_SECONDS (5 s by default).
+    """
     settings = get_settings()
-    _migrate(settings)
+    _migrate(settings, create=False)
 
     async def revoke(session: AsyncSession) -> bool:
         return await auth_service.revoke_key(session, key_id=key_id)
@@ -221,10 +413,11 @@ def _index_existing_customers(settings: Settings) -> None:
 
 @app.command()
 def reindex() -> None:
-    """Rebuild the search index from the database, with a progress bar.
+    """Rebuild the search index from the database.
 
-    Database search is rewritten in place; Elasticsearch gets a new index, and the alias moves
-    to it once it is complete. Searching keeps working throughout.
+    A progress bar shows how far it is. Database search is rewritten in place; Elasticsearch
+    gets a new index, and the alias moves to it once it is complete. Searching keeps working
+    throughout.
     """
     settings = get_settings()
     _migrate(settings)
@@ -238,10 +431,11 @@ def reindex() -> None:
 
 @app.command()
 def indexer() -> None:
-    """Send customer changes to Elasticsearch until stopped (Ctrl-C or SIGTERM).
+    """Send customer changes to Elasticsearch.
 
-    ``serve`` runs one inside each worker already; run this for more throughput, or alone with
-    CUSTOMER_API_INDEXER_IN_PROCESS=false. Several may run at once.
+    Runs until stopped (Ctrl-C or SIGTERM). customer-api serve runs one inside each worker
+    already; run this for more throughput, or alone with CUSTOMER_API_INDEXER_IN_PROCESS=false.
+    Several may run at once.
     """
     settings = get_settings()
     if not settings.elasticsearch_url:
@@ -279,7 +473,8 @@ async def _run_indexer(settings: Settings) -> None:
 
 
 dead_letters_app = typer.Typer(
-    help="Search changes Elasticsearch refused too often (set aside by the indexer).",
+    help="Review search changes Elasticsearch refused too often.\n\n"
+    "The indexer sets them aside; list them, and put them back in line once fixed.",
     no_args_is_help=True,
 )
 app.add_typer(dead_letters_app, name="dead-letters")
@@ -287,7 +482,10 @@ app.add_typer(dead_letters_app, name="dead-letters")
 
 @dead_letters_app.command("list")
 def dead_letters_list() -> None:
-    """List dead letters: the entry, its customer, since when, and Elasticsearch's last answer."""
+    """List dead letters.
+
+    Each with its entry, its customer, since when, and Elasticsearch's last answer.
+    """
     settings = get_settings()
     _migrate(settings)
     entries = _in_transaction(settings, outbox.dead_letters)
@@ -307,7 +505,10 @@ def dead_letters_retry(
         list[int] | None, typer.Argument(help="Entry IDs (see dead-letters list); all if none")
     ] = None,
 ) -> None:
-    """Put dead letters back in line for the indexer (after fixing what Elasticsearch refused)."""
+    """Put dead letters back in line for the indexer.
+
+    Do this after fixing what Elasticsearch refused.
+    """
     settings = get_settings()
     _migrate(settings)
 
@@ -318,4 +519,23 @@ def dead_letters_retry(
 
 
 def main() -> None:
-    app()
+    """Run the command; a start-up or configuration failure is told in plain lines, with the
+    traceback only under --debug."""
+    try:
+        app()
+    except Exception as exc:
+        lines = None if _debug else startup.explain(exc, _database_url_for_messages())
+        if lines is None:
+            raise
+        for line in lines:
+            typer.echo(line, err=True)
+        raise SystemExit(1) from None
+
+
+def _database_url_for_messages() -> str:
+    try:
+        return get_settings().database_url
+    except Exception:
+        return os.environ.get(
+            "CUSTOMER_API_DATABASE_URL", Settings.model_fields["database_url"].default
+        )

@@ -108,7 +108,7 @@ def _cli(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedPro
 
 
 def test_reindex_command_indexes_customers_written_without_search(tmp_path: Path) -> None:
-    assert _cli(tmp_path, "keys", "create", "--group", "Acme").returncode == 0
+    assert _cli(tmp_path, "keys", "create", "--group", "Acme", "--new-database").returncode == 0
     with sqlite3.connect(tmp_path / "cli.db") as db:
         (group_id,) = db.execute("SELECT id FROM groups").fetchone()
         db.executemany(
