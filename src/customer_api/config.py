@@ -30,9 +30,6 @@ class Settings(BaseSettings):
     # this process, or in Redis (shared by every process and host) when redis_url is set.
     rate_limit_per_key: str = "600/minute"
     rate_limit_per_group: str = "3000/minute"
-    rate_limit_strategy: str = Field(
-        default="fixed-window", pattern=r"^(fixed-window|sliding-window-counter|moving-window)$"
-    )
     redis_url: str | None = None
     redis_key_prefix: str = Field(default="customer-api", pattern=r"^[A-Za-z0-9:._-]{1,100}$")
     max_concurrent_requests: int = Field(default=1000, ge=1)
