@@ -15,7 +15,7 @@ Run ``python -m tests.search.engine`` to keep one running (it prints its URL), e
 import http.client
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -28,6 +28,9 @@ ELASTIC_MEDIA_TYPES = {
 }
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
 
+Observer = Callable[[str, str, bytes | None, int, bytes], None]
+"""Sees each exchange as the engine answered it: method, path, request body, status, body."""
+
 
 def plain_media_type(value: str) -> str:
     """``application/vnd.elasticsearch+json; compatible-with=9`` -> ``application/json``."""
@@ -37,7 +40,11 @@ def plain_media_type(value: str) -> str:
 
 class _ShimHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Elasticsearch does
+    # Headers and body go out in separate writes: without this, the body waits for the
+    # client's delayed ACK of the headers (40 ms on Linux) on every answer.
+    disable_nagle_algorithm = True
     upstream: tuple[str, int]
+    observer: "Observer | None" = None
     local = threading.local()
 
     def log_message(self, format: str, *args) -> None:
@@ -74,6 +81,8 @@ class _ShimHandler(BaseHTTPRequestHandler):
             self.local.connection = None
             response = self._send_upstream(body, headers)  # a stale keep-alive connection
         payload = response.read()
+        if self.observer is not None:
+            self.observer(self.command, self.path, body, response.status, payload)
         self.send_response(response.status)
         for name, value in response.getheaders():
             if name.lower() not in HOP_BY_HOP and name.lower() != "x-elastic-product":
@@ -95,9 +104,15 @@ class _ShimHandler(BaseHTTPRequestHandler):
 class MediaTypeShim:
     """The shim in threads of this process, listening on ``url``."""
 
-    def __init__(self, upstream_url: str, port: int = 0) -> None:
+    def __init__(self, upstream_url: str, port: int = 0, observer: Observer | None = None) -> None:
         parts = urlsplit(upstream_url)
-        handler = type("Handler", (_ShimHandler,), {"upstream": (parts.hostname, parts.port)})
+        handler = type(
+            "Handler",
+            (_ShimHandler,),
+            {"upstream": (parts.hostname, parts.port), "observer": staticmethod(observer)}
+            if observer
+            else {"upstream": (parts.hostname, parts.port)},
+        )
         handler.local = threading.local()
         self.server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.server.daemon_threads = True
