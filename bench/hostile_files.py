@@ -53,6 +53,8 @@ def start(source: Path, workdir: Path) -> Server:
         "CUSTOMER_API_DATABASE_URL": f"sqlite:///{workdir / 'bench.db'}",
         "CUSTOMER_API_VAULT_DIR": str(workdir / "vault"),
         "CUSTOMER_API_LOG_LEVEL": "warning",
+        "CUSTOMER_API_RATE_LIMIT_PER_KEY": "0",  # the load would spend any budget
+        "CUSTOMER_API_RATE_LIMIT_PER_GROUP": "0",
         "PYTHONPATH": str(source),
         "PYTHONUNBUFFERED": "1",
     }

@@ -133,6 +133,8 @@ def server_env(source: Path, database_url: str, workdir: Path) -> dict[str, str]
         "CUSTOMER_API_VAULT_DIR": str(workdir / "vault"),
         "CUSTOMER_API_LOG_LEVEL": "warning",
         "CUSTOMER_API_WORKERS": "1",
+        "CUSTOMER_API_RATE_LIMIT_PER_KEY": "0",  # the load would spend any budget
+        "CUSTOMER_API_RATE_LIMIT_PER_GROUP": "0",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")])),
         "PYTHONUNBUFFERED": "1",
     }

@@ -4,6 +4,8 @@
     python bench/request_path.py --workers 2
     python bench/request_path.py --database sqlite        # the server on a SQLite file
     python bench/request_path.py --source /path/to/other/src --duration 8 --rounds 2
+    python bench/request_path.py --rate-limits memory      # + the server with rate limits on
+    python bench/request_path.py --rate-limits redis --paths detail,create
 
 Makes a scratch Postgres database (``bench_rp_<pid>``, dropped afterwards), migrates it with the
 measured source's migrations, creates two groups with a key each, and seeds 1,000 customers in
@@ -18,6 +20,13 @@ With ``--database sqlite`` the server runs on a SQLite file seeded the same way 
 uuids and timestamps), and is compared against the same Postgres ceiling on a Postgres copy of
 the data: the ratio then says how far the server on SQLite is from the best that the
 Postgres path can do, not from a SQLite ceiling.
+
+With ``--rate-limits memory`` (or ``redis``) a second server runs beside the first, the same
+but for rate limits per key and per group, counted in process (or in the Redis at
+``--redis-url``), with budgets too large to refuse anything: the requests take the same path as
+under real budgets. It is measured in turn with the others (A B C ...), and the table adds its
+figures and what the limits cost. The first server always runs without rate limits: the bench's
+load would spend any real budget in a second.
 
 Client, servers and Postgres share the machine: the A B alternation spreads other load over
 both, and the table shows medians.
@@ -54,6 +63,8 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 WRK = shutil.which("wrk") or "/usr/bin/wrk"
 
 GROUP = "bench"
+# Budgets the bench never reaches, so that every request is counted and none refused.
+NEVER_SPENT = "1000000000/minute"
 OTHER_GROUP = "bench-other"
 PROJECT_NAMES = ("Floor installation", "General maintenance")
 POST_BODY_LUA = """
@@ -295,8 +306,24 @@ def server_env(source: Path, database_url: str, workdir: Path) -> dict[str, str]
         "CUSTOMER_API_DATABASE_URL": database_url,
         "CUSTOMER_API_VAULT_DIR": str(workdir / "vault"),
         "CUSTOMER_API_LOG_LEVEL": "warning",
+        "CUSTOMER_API_RATE_LIMIT_PER_KEY": "",
+        "CUSTOMER_API_RATE_LIMIT_PER_GROUP": "",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def limited_env(env: dict[str, str], storage: str, redis_url: str) -> dict[str, str]:
+    """The same server with rate limits on, counted in process or in Redis."""
+    limited = {
+        **env,
+        "CUSTOMER_API_RATE_LIMIT_PER_KEY": NEVER_SPENT,
+        "CUSTOMER_API_RATE_LIMIT_PER_GROUP": NEVER_SPENT,
+    }
+    limited.pop("CUSTOMER_API_REDIS_URL", None)
+    if storage == "redis":
+        limited["CUSTOMER_API_REDIS_URL"] = redis_url
+        limited["CUSTOMER_API_REDIS_KEY_PREFIX"] = f"bench-rp-{os.getpid()}"
+    return limited
 
 
 def cli(env: dict[str, str], *args: str) -> str:
@@ -573,6 +600,8 @@ def run(args: argparse.Namespace) -> bool:
     server_url = f"sqlite:///{workdir / 'bench.db'}" if args.database == "sqlite" else postgres_url
     server = Target("server", free_port(), "")
     ceiling = Target("ceiling", free_port(), "")
+    limited = Target("limited", free_port(), "") if args.rate_limits != "off" else None
+    targets = [target for target in (server, limited, ceiling) if target is not None]
     ok = True
     asyncio.run(create_database(database))
     try:
@@ -590,6 +619,8 @@ def run(args: argparse.Namespace) -> bool:
             f"workers:  {args.workers} each; wrk -t1 -c{args.connections} -d{args.duration}s, "
             f"{args.rounds} rounds A B, {args.customers} customers"
         )
+        if limited is not None:
+            print(f"limits:   a second server with rate limits counted in {args.rate_limits}")
         print(f"started:  {time.strftime('%Y-%m-%d %H:%M:%S')}, load {_load()}")
         started = time.monotonic()
         server.key, _ = prepare(env, server_url, args.customers)
@@ -619,8 +650,21 @@ def run(args: argparse.Namespace) -> bool:
             {**os.environ, "CEILING_DATABASE_URL": postgres_url},
             workdir,
         )
-        wait_until_up(server)
-        wait_until_up(ceiling)
+        if limited is not None:
+            limited.key = server.key
+            start(
+                limited,
+                [
+                    *(sys.executable, "-m", "customer_api", "serve"),
+                    *("--port", str(limited.port), "--workers", str(args.workers)),
+                ],
+                limited_env(env, args.rate_limits, args.redis_url),
+                workdir,
+            )
+        for target in targets:
+            wait_until_up(target)
+        if limited is not None:
+            check_limited(server, limited)
         first = get_json(server, "/api/1/customer?limit=1")[0]["id"]
         check_answers(server, ceiling, first, postgres_url, shared=args.database != "sqlite")
         print(f"ready in {time.monotonic() - started:.0f} s; both answer the same documents\n")
@@ -628,16 +672,18 @@ def run(args: argparse.Namespace) -> bool:
         lua = workdir / "post.lua"
         lua.write_text(POST_BODY_LUA)
         for title, name in PATHS:
+            if name not in args.paths:
+                continue
             path = {
                 "detail": f"/api/1/customer/{first}",
                 "list": "/api/1/customer?limit=100",
                 "create": "/api/1/customer",
             }[name]
             script = lua if name == "create" else None
-            for target in (server, ceiling):
+            for target in targets:
                 run_wrk(target, path, args.warmup, args.connections, script, f"{target.label}-w")
             for round_ in range(args.rounds):
-                for target in (server, ceiling):
+                for target in targets:
                     result = run_wrk(
                         target,
                         path,
@@ -660,10 +706,10 @@ def run(args: argparse.Namespace) -> bool:
                         flush=True,
                     )
         print()
-        print_table(server, ceiling, args)
+        print_table(server, ceiling, limited, args)
         print(f"\nwhole run {time.monotonic() - started:.0f} s, load at the end {_load()}")
     finally:
-        for target in (server, ceiling):
+        for target in targets:
             stop(target)
         asyncio.run(drop_database(database))
         shutil.rmtree(workdir, ignore_errors=True)
@@ -677,20 +723,46 @@ def _load() -> str:
     return " ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def print_table(server: Target, ceiling: Target, args: argparse.Namespace) -> None:
+def print_table(
+    server: Target, ceiling: Target, limited: Target | None, args: argparse.Namespace
+) -> None:
     database = "SQLite" if args.database == "sqlite" else "Postgres"
     print(f"server on {database}, ceiling on Postgres, {args.workers} worker(s) each")
     print()
-    print("| path | server req/s | ceiling req/s | ratio | server p50 ms | ceiling p50 ms |")
-    print("|---|---:|---:|---:|---:|---:|")
+    header = "| path | server req/s | ceiling req/s | ratio | server p50 ms | ceiling p50 ms |"
+    rule = "|---|---:|---:|---:|---:|---:|"
+    if limited is not None:
+        header += f" with limits ({args.rate_limits}) req/s | cost |"
+        rule += "---:|---:|"
+    print(header)
+    print(rule)
     for title, _ in PATHS:
+        if title not in server.results:
+            continue
         mine = statistics.median(r.requests_per_second for r in server.results[title])
         best = statistics.median(r.requests_per_second for r in ceiling.results[title])
         mine_p50 = statistics.median(r.p50_ms for r in server.results[title])
         best_p50 = statistics.median(r.p50_ms for r in ceiling.results[title])
-        print(
+        row = (
             f"| `{title}` | {mine:.0f} | {best:.0f} | {mine / best:.2f} "
             f"| {mine_p50:.1f} | {best_p50:.1f} |"
+        )
+        if limited is not None:
+            with_limits = statistics.median(r.requests_per_second for r in limited.results[title])
+            row += f" {with_limits:.0f} | {1 - with_limits / mine:+.1%} |"
+        print(row)
+
+
+def check_limited(server: Target, limited: Target) -> None:
+    """The limited server counts requests (and the other does not)."""
+    path = "/api/1/customer?limit=1"
+    if "ratelimit" in httpx.get(server.base + path, headers={"API-Key": server.key}).headers:
+        raise BenchFailed("the server without rate limits sends RateLimit fields")
+    answer = httpx.get(limited.base + path, headers={"API-Key": limited.key})
+    if "ratelimit" not in answer.headers:
+        raise BenchFailed(
+            "the server with rate limits sends no RateLimit field (is Redis up?):\n"
+            + limited.log.read_text()[-3000:]
         )
 
 
@@ -706,6 +778,19 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1000)
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--source", default=str(SOURCE), help="the src/ directory to measure")
+    parser.add_argument(
+        "--rate-limits",
+        choices=("off", "memory", "redis"),
+        default="off",
+        help="also measure the server with rate limits counted in process or in Redis",
+    )
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--paths",
+        default="detail,list,create",
+        type=lambda text: set(text.split(",")),
+        help="which paths to measure, of detail, list and create",
+    )
     args = parser.parse_args()
     # A SIGTERM ends the run like Ctrl-C does: servers stopped, scratch database dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -5,7 +5,8 @@
     python bench/sqlite_writes.py --source /path/to/other/src --clients 16 --duration 20
 
 Makes a temporary folder and starts ``python -m customer_api serve --port P [--workers N]`` in
-it, with no ``CUSTOMER_API_*`` setting but ``CUSTOMER_API_LOG_LEVEL=warning``: the server runs on
+it, with no ``CUSTOMER_API_*`` setting but ``CUSTOMER_API_LOG_LEVEL=warning`` and the rate limits
+off (the load would spend any key's budget in seconds): the server runs on
 its default SQLite database, ``./data/customer-api.db`` in that folder. ``--source DIR`` goes
 first on ``PYTHONPATH``, and the script checks that ``customer_api`` is imported from there. The
 key the first start prints is used (or, failing that, one from ``customer-api keys create``).
@@ -97,10 +98,11 @@ def read(path: Path) -> str:
 
 def server_env(source: Path, folder: Path) -> dict[str, str]:
     """The environment as it is, without any ``CUSTOMER_API_*`` setting (so the defaults apply)
-    but the log level, and with ``source`` first on ``PYTHONPATH``."""
+    but the log level and the rate limits (off), and with ``source`` first on ``PYTHONPATH``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     env["CUSTOMER_API_LOG_LEVEL"] = "warning"
+    env["CUSTOMER_API_RATE_LIMIT_PER_KEY"] = env["CUSTOMER_API_RATE_LIMIT_PER_GROUP"] = "0"
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(source), os.environ.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
     env["TMPDIR"] = str(folder / "tmp")  # whatever the server makes there goes with the folder
