@@ -4,10 +4,12 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
+from starlette.types import Scope
 
 from customer_api import __version__
 from customer_api.assignments.routers import ROUTERS as assignment_routers
@@ -34,8 +36,11 @@ from customer_api.core.middleware import (
 from customer_api.core.openapi import KeySecurity, document_as_served
 from customer_api.core.redirects import redirect_slashes_relatively
 from customer_api.customers.router import router as customers_router
+from customer_api.deletions import service as deletions
 from customer_api.documents.router import UPLOAD_PATH
 from customer_api.documents.router import router as documents_router
+from customer_api.idempotency.middleware import IdempotencyMiddleware
+from customer_api.idempotency.service import KeyStore
 from customer_api.search import outbox
 from customer_api.search import service as search_service
 from customer_api.search.router import router as search_router
@@ -53,6 +58,7 @@ parameters). Make one with `customer-api keys create --group NAME`.
 """
 
 logger = logging.getLogger("customer_api.ready")
+PRUNE_EVERY_SECONDS = 3600
 # /ready answers within this, whatever the database does.
 READY_TIMEOUT_SECONDS = 2.0
 
@@ -76,15 +82,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             pool_timeout=settings.database_pool_timeout,
         )
         app.state.keys = KeyResolver(app.state.database, ttl=settings.key_cache_seconds)
+        retention = timedelta(hours=settings.idempotency_key_hours)
+        app.state.idempotency = KeyStore(app.state.database, retention=retention)
         app.state.rate_limiter = request_limiter(settings)
         app.state.vault = LocalStorage(settings.vault_dir)
         await app.state.vault.prepare()
         app.state.thumbnailer = Thumbnailer(app.state.vault, render_limits(settings))
+        kept_for = timedelta(days=settings.deletion_retention_days)
+        pruning = asyncio.create_task(_prune_tombstones(app.state.database, kept_for))
         try:
             async with search_service.running_search(settings, app.state.database) as search:
                 app.state.search = search
                 yield
         finally:
+            pruning.cancel()
             if app.state.rate_limiter is not None:
                 app.state.rate_limiter.close()
             await app.state.thumbnailer.close()
@@ -104,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.in_flight = InFlight(settings.max_concurrent_requests)
     install_error_handlers(app)
     app.add_middleware(EntityTagMiddleware, prefix="/api/")
+    app.add_middleware(IdempotencyMiddleware, store=_idempotency_store)
     app.add_middleware(
         BodyLimitMiddleware,
         max_json_bytes=settings.max_json_bytes,
@@ -126,6 +138,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics.track_indexer_backlog(app, outbox.waiting, outbox.count_dead_letters)
     document_as_served(app, KeySecurity(KEY_SCHEMES, KEYED_PREFIXES))
     return app
+
+
+async def _prune_tombstones(database: Database, kept_for: timedelta) -> None:
+    """Tombstones past the retention go, at start and then hourly (in every worker: the
+    statement is cheap and harmless when repeated)."""
+    while True:
+        try:
+            async with database.transaction() as session:
+                await deletions.prune(session, kept_for=kept_for)
+        except Exception:  # the database may be restarting: next hour, then
+            logger.warning("tombstones not pruned", exc_info=True)
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+def _idempotency_store(scope: Scope) -> KeyStore:
+    return scope["app"].state.idempotency
 
 
 def render_limits(settings: Settings) -> RenderLimits:

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     worker_start_timeout: int = Field(default=120, ge=5, le=3600)
     header_timeout: float = Field(default=15.0, gt=0, le=600)
     body_timeout: float = Field(default=60.0, gt=0, le=3600)
+    deletion_retention_days: float = Field(default=90.0, gt=0, le=3650)
     idempotency_key_hours: float = Field(default=24.0, gt=0, le=24 * 30)
     thumbnail_timeout: float = Field(default=10.0, gt=0, le=300)
     thumbnail_cpu_seconds: int = Field(default=5, ge=1, le=300)

@@ -332,6 +332,25 @@ class PageOf(BaseModel, Generic[Item]):
     data: list[Item]
 
 
+class DeletedRead(CamelModel):
+    """A deleted record's tombstone: what a list answers when asked for ``dateDeleted_*``."""
+
+    id: int
+    reference: str | None = Field(
+        description="Its reference when it was deleted (an assignment's: customer and user "
+        "references joined by `/`; none for one deleted with its customer)."
+    )
+    date_deleted: Annotated[str, Field(examples=["2016-08-22T10:38:40Z"])]
+
+    @classmethod
+    def of(cls, tombstone: Any) -> "DeletedRead":
+        return cls(
+            id=tombstone.resource_id,
+            reference=tombstone.reference,
+            date_deleted=to_iso_seconds(tombstone.deleted),
+        )
+
+
 class Deleted(BaseModel):
     success: str = "true"
     success_description: str = "Instance deleted successfully"

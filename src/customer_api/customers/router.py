@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.conditional import require_match
 from customer_api.core.db import DatabaseDep, SessionDep
+from customer_api.core.identifiers import MAX_ID
 from customer_api.core.params import (
     MAX_MOMENT_LENGTH,
     MAX_PAGE,
@@ -26,6 +27,7 @@ from customer_api.customers.schemas import (
     CustomerDetail,
     CustomerRead,
     CustomerWrite,
+    DeletedCustomer,
     customer_detail_json,
 )
 
@@ -70,6 +72,15 @@ async def list_customers(
         ),
         MomentSchema,
     ] = None,
+    after: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_ID,
+            description="Only customers with an id above this one: page with the last id of "
+            "the previous page (a cursor that no insert or deletion can shift).",
+        ),
+    ] = None,
 ) -> list[CustomerRead] | Response:
     customers = await service.list_customers(
         database,
@@ -78,10 +89,48 @@ async def list_customers(
         limit=limit,
         offset=offset,
         modified_since=moment_param("modified", modified),
+        after_id=after,
     )
     if not customers:
         return Response(status_code=204)
     return JsonResponse(customers)
+
+
+@router.get(
+    "/deleted",
+    summary="Get deleted customers",
+    description="Tombstones of the group's deleted customers (id, uuid, customerNumber and when "
+    "it was deleted, in epoch milliseconds), oldest first; kept for "
+    "CUSTOMER_API_DELETION_RETENTION_DAYS (90 by default). With `modified` for changes, this "
+    "is how a sync learns of deletions.",
+    response_model=list[DeletedCustomer],
+    responses={204: {"description": "No customer was deleted since then"}, **error_responses(400)},
+)
+async def list_deleted_customers(
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    since: Annotated[
+        str | None,
+        Query(
+            description="Only customers deleted at or after this date (2015-10-05), ISO-8601 "
+            "timestamp or epoch milliseconds.",
+            max_length=MAX_MOMENT_LENGTH,
+        ),
+        MomentSchema,
+    ] = None,
+    limit: LimitParam = MAX_PAGE,
+    offset: OffsetParam = 0,
+) -> list[DeletedCustomer] | Response:
+    deleted = await service.deleted_customers(
+        session,
+        group_id=principal.group_id,
+        since=moment_param("since", since),
+        limit=limit,
+        offset=offset,
+    )
+    if not deleted:
+        return Response(status_code=204)
+    return JsonResponse(deleted)
 
 
 @router.get(

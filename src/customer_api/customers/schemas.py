@@ -171,3 +171,12 @@ def detail_json(
         **customer_json(customer, projects),
         "documents": [document_json(document) for document in documents],
     }
+
+
+class DeletedCustomer(CamelModel):
+    """A deleted customer's tombstone."""
+
+    id: int
+    uuid: UUID
+    customer_number: str | None
+    deleted: int = Field(description="When it was deleted, in epoch milliseconds.")

@@ -18,7 +18,7 @@ from customer_api.core.errors import Conflict, NotFound, unique_violation
 from customer_api.core.identifiers import parse_id_or_uuid
 from customer_api.core.json_sql import decode_bool, decode_datetime, decode_uuid, json_array
 from customer_api.core.schemas import JsonObject
-from customer_api.core.timestamps import utcnow
+from customer_api.core.timestamps import to_epoch_ms, utcnow
 from customer_api.customers.models import Customer, CustomerProject
 from customer_api.customers.schemas import (
     CustomerProjectWrite,
@@ -27,6 +27,7 @@ from customer_api.customers.schemas import (
     customer_json,
     detail_json,
 )
+from customer_api.deletions import service as deletions
 from customer_api.documents import service as documents_service
 from customer_api.documents.models import CustomerDocument, Document
 from customer_api.search.analysis import document_of
@@ -57,14 +58,23 @@ async def list_customers(
     limit: int,
     offset: int,
     modified_since: datetime | None,
+    after_id: int | None = None,
 ) -> list[JsonObject]:
     """A page of the group's customers in id order, with their projects: one statement whatever
     the page size, read as plain rows (no ORM objects: a page may hold a thousand customers)."""
     statement = _list_statement(
-        database.dialect, active_only=not include_inactive, since=modified_since is not None
+        database.dialect,
+        active_only=not include_inactive,
+        since=modified_since is not None,
+        after=after_id is not None,
     )
     rows = await database.fetch(
-        statement, group_id=group_id, limit=limit, offset=offset, modified=modified_since
+        statement,
+        group_id=group_id,
+        limit=limit,
+        offset=offset,
+        modified=modified_since,
+        after_id=after_id,
     )
     return [customer_json(row, _projects(row["projects"])) for row in rows]
 
@@ -81,6 +91,28 @@ async def customer_detail(database: Database, *, group_id: int, ref: str) -> Jso
         raise NotFound(f"No customer with id {ref!r}.")
     row = rows[0]
     return detail_json(row, _projects(row["projects"]), _documents(row["documents"]))
+
+
+async def deleted_customers(
+    session: AsyncSession, *, group_id: int, since: datetime | None, limit: int, offset: int
+) -> list[JsonObject]:
+    tombstones = await deletions.deleted_since(
+        session,
+        group_id=group_id,
+        resource=deletions.CUSTOMER,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+    return [
+        {
+            "id": tombstone.resource_id,
+            "uuid": tombstone.uuid,
+            "customerNumber": tombstone.reference,
+            "deleted": to_epoch_ms(tombstone.deleted),
+        }
+        for tombstone in tombstones
+    ]
 
 
 async def locked_detail(session: AsyncSession, *, group_id: int, ref: str) -> JsonObject | None:
@@ -101,13 +133,15 @@ async def locked_detail(session: AsyncSession, *, group_id: int, ref: str) -> Js
 
 
 @functools.cache
-def _list_statement(dialect: str, *, active_only: bool, since: bool) -> Select[Any]:
+def _list_statement(dialect: str, *, active_only: bool, since: bool, after: bool) -> Select[Any]:
     statement = select(*Customer.__table__.columns, _projects_array(dialect).label("projects"))
     statement = statement.where(Customer.group_id == bindparam("group_id"))
     if active_only:
         statement = statement.where(Customer.active.is_(True))
     if since:
         statement = statement.where(Customer.modified >= bindparam("modified"))
+    if after:
+        statement = statement.where(Customer.id > bindparam("after_id"))
     return statement.order_by(Customer.id).limit(bindparam("limit")).offset(bindparam("offset"))
 
 
@@ -321,7 +355,25 @@ async def update_customer(
 
 
 async def delete_customer(session: AsyncSession, *, group_id: int, ref: str) -> None:
+    """Delete the customer, leaving tombstones for it and for its assignment (which the
+    database deletes with it)."""
     customer = await get_customer(session, group_id=group_id, ref=ref)
+    await deletions.record(
+        session,
+        group_id=group_id,
+        resource=deletions.CUSTOMER,
+        resource_id=customer.id,
+        uuid=str(customer.uuid),
+        reference=customer.customer_number,
+    )
+    await deletions.record_dependents(
+        session,
+        group_id=group_id,
+        resource=deletions.ASSIGNMENT,
+        table="customer_employees",
+        foreign_key="customer_id",
+        parent_id=customer.id,
+    )
     await session.delete(customer)
     await session.flush()
     await customer_changed(session, customer)

@@ -2,6 +2,7 @@
 
 import inspect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
@@ -20,16 +21,18 @@ from customer_api.assignments.query import (
     ORDERS,
     MomentFilter,
     Page,
+    parse_iso_8601,
     read_date_filters,
     read_integer,
     read_page,
 )
-from customer_api.assignments.schemas import PageOf, Paging, error_responses
+from customer_api.assignments.schemas import DeletedRead, PageOf, Paging, error_responses
 from customer_api.assignments.service.common import Listing
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.conditional import require_match
 from customer_api.core.db import SessionDep
 from customer_api.core.errors import ASSIGNMENTS_PREFIX
+from customer_api.deletions import service as deletions
 
 # The key may travel as a query parameter on every request.
 KEY_PARAMETERS = frozenset({"api_key", "api_token"})
@@ -185,6 +188,14 @@ def _date_description(name: str) -> str:
     )
 
 
+def _deleted_query(comparison: str) -> Any:
+    description = (
+        f"Instead of the records, the tombstones of those deleted {comparison} this ISO-8601 "
+        "moment (id, reference, dateDeleted), oldest first: how a sync learns of deletions."
+    )
+    return Annotated[str | None, Query(description=description, max_length=64), _MOMENT]
+
+
 def _date_query(name: str) -> Any:
     return Annotated[str | None, Query(description=_date_description(name), max_length=64), _MOMENT]
 
@@ -221,6 +232,8 @@ class ListParams:
         lastUpdated_gte: _date_query("lastUpdated_gte") = None,
         lastUpdated_lt: _date_query("lastUpdated_lt") = None,
         lastUpdated_lte: _date_query("lastUpdated_lte") = None,
+        dateDeleted_gt: _deleted_query("after") = None,
+        dateDeleted_gte: _deleted_query("at or after") = None,
     ) -> None:
         self.offset, self.max, self.order = offset, max_, order
         self.dates = {
@@ -232,6 +245,8 @@ class ListParams:
             "lastUpdated_gte": lastUpdated_gte,
             "lastUpdated_lt": lastUpdated_lt,
             "lastUpdated_lte": lastUpdated_lte,
+            "dateDeleted_gt": dateDeleted_gt,
+            "dateDeleted_gte": dateDeleted_gte,
         }
 
     def page(self) -> Page:
@@ -241,6 +256,15 @@ class ListParams:
 
     def moments(self) -> list[MomentFilter]:
         return read_date_filters(self.dates)
+
+    def deleted_since(self) -> datetime | None:
+        """The moment of ``dateDeleted_gte`` (or just past ``dateDeleted_gt``, in whole
+        seconds), when the list is to be of deleted records; else None."""
+        if text := self.dates["dateDeleted_gte"]:
+            return parse_iso_8601(text)
+        if text := self.dates["dateDeleted_gt"]:
+            return parse_iso_8601(text) + timedelta(seconds=1)
+        return None
 
     def filters_given(self, **others: str | None) -> list[tuple[str, str]]:
         """The filters the client gave (empty ones count as absent), to echo in page links."""
@@ -278,6 +302,33 @@ def list_query(sorts: Iterable[str]) -> Any:
 def given(value: str | None) -> str | None:
     """An empty filter (``?customerReference=``) is no filter."""
     return value or None
+
+
+async def deleted_page(
+    request: Request,
+    session: AsyncSession,
+    *,
+    group_id: int,
+    params: ListParams,
+    since: datetime,
+    resource: str,
+) -> PageOf[DeletedRead]:
+    """The family's envelope over the tombstones of a resource."""
+    page = params.page()
+    total = await deletions.count_deleted_since(
+        session, group_id=group_id, resource=resource, since=since, after=False
+    )
+    rows = await deletions.deleted_since(
+        session,
+        group_id=group_id,
+        resource=resource,
+        since=since,
+        limit=page.max,
+        offset=page.offset,
+    )
+    listing = Listing(total, rows)
+    echoed = params.filters_given()
+    return page_of(request, page=page, listing=listing, filters=echoed, show=DeletedRead.of)
 
 
 def page_of(

@@ -12,6 +12,7 @@ from customer_api.assignments.routers.common import (
     PathReference,
     TextFilter,
     current_row,
+    deleted_page,
     family_router,
     given,
     list_query,
@@ -21,11 +22,13 @@ from customer_api.assignments.schemas import (
     AssignmentRead,
     AssignmentWrite,
     Deleted,
+    DeletedRead,
     PageOf,
 )
 from customer_api.assignments.service import assignments as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
+from customer_api.deletions import service as deletions
 
 ListQuery = list_query(service.SORTS)
 router = family_router("customerEmployees", "customer employees")
@@ -75,7 +78,16 @@ async def list_assignments(
     params: ListQuery,
     customerReference: TextFilter = None,
     employeeReference: TextFilter = None,
-) -> PageOf[AssignmentRead]:
+) -> PageOf[AssignmentRead] | PageOf[DeletedRead]:
+    if (since := params.deleted_since()) is not None:
+        return await deleted_page(
+            request,
+            session,
+            group_id=principal.group_id,
+            params=params,
+            since=since,
+            resource=deletions.ASSIGNMENT,
+        )
     page = params.page()
     filters = service.AssignmentFilters(
         params.moments(),

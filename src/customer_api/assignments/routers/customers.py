@@ -11,17 +11,19 @@ from customer_api.assignments.routers.common import (
     BY_REFERENCE,
     FOUND,
     TextFilter,
+    deleted_page,
     family_router,
     given,
     list_query,
     lookups,
     page_of,
 )
-from customer_api.assignments.schemas import CustomerRead, PageOf
+from customer_api.assignments.schemas import CustomerRead, DeletedRead, PageOf
 from customer_api.assignments.service import customers as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.customers.models import Customer
+from customer_api.deletions import service as deletions
 
 ListQuery = list_query(service.SORTS)
 router = family_router("customers", "customers (v1.0)")
@@ -41,7 +43,16 @@ async def list_customers(
         Query(description="true: only active customers; false: only inactive ones"),
         BOOLEAN,
     ] = None,
-) -> PageOf[CustomerRead]:
+) -> PageOf[CustomerRead] | PageOf[DeletedRead]:
+    if (since := params.deleted_since()) is not None:
+        return await deleted_page(
+            request,
+            session,
+            group_id=principal.group_id,
+            params=params,
+            since=since,
+            resource=deletions.CUSTOMER,
+        )
     page = params.page()
     filters = service.CustomerFilters(
         params.moments(),

@@ -10,6 +10,7 @@ from customer_api.assignments.routers.common import (
     BY_REFERENCE,
     FOUND,
     TextFilter,
+    deleted_page,
     family_router,
     given,
     list_query,
@@ -18,6 +19,7 @@ from customer_api.assignments.routers.common import (
 )
 from customer_api.assignments.schemas import (
     Deleted,
+    DeletedRead,
     PageOf,
     RouteCreate,
     RouteRead,
@@ -26,6 +28,7 @@ from customer_api.assignments.schemas import (
 from customer_api.assignments.service import routes as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
+from customer_api.deletions import service as deletions
 
 ListQuery = list_query(service.SORTS)
 router = family_router("routes", "routes")
@@ -48,7 +51,16 @@ async def list_routes(
     params: ListQuery,
     reference: TextFilter = None,
     name: TextFilter = None,
-) -> PageOf[RouteRead]:
+) -> PageOf[RouteRead] | PageOf[DeletedRead]:
+    if (since := params.deleted_since()) is not None:
+        return await deleted_page(
+            request,
+            session,
+            group_id=principal.group_id,
+            params=params,
+            since=since,
+            resource=deletions.ROUTE,
+        )
     page = params.page()
     filters = service.RouteFilters(params.moments(), reference=given(reference), name=given(name))
     listing = await service.list_routes(

@@ -10,6 +10,7 @@ from customer_api.assignments.routers.common import (
     BY_REFERENCE,
     FOUND,
     TextFilter,
+    deleted_page,
     family_router,
     given,
     list_query,
@@ -18,6 +19,7 @@ from customer_api.assignments.routers.common import (
 )
 from customer_api.assignments.schemas import (
     Deleted,
+    DeletedRead,
     PageOf,
     UserCreate,
     UserRead,
@@ -26,6 +28,7 @@ from customer_api.assignments.schemas import (
 from customer_api.assignments.service import users as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
+from customer_api.deletions import service as deletions
 
 ListQuery = list_query(service.SORTS)
 router = family_router("users", "users")
@@ -43,7 +46,16 @@ async def list_users(
     session: SessionDep,
     params: ListQuery,
     reference: TextFilter = None,
-) -> PageOf[UserRead]:
+) -> PageOf[UserRead] | PageOf[DeletedRead]:
+    if (since := params.deleted_since()) is not None:
+        return await deleted_page(
+            request,
+            session,
+            group_id=principal.group_id,
+            params=params,
+            since=since,
+            resource=deletions.USER,
+        )
     page = params.page()
     filters = service.UserFilters(params.moments(), reference=given(reference))
     listing = await service.list_users(

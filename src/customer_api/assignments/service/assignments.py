@@ -28,6 +28,7 @@ from customer_api.assignments.service.common import (
 )
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer
+from customer_api.deletions import service as deletions
 
 WHAT = "customer employee"
 SORTS = {
@@ -169,7 +170,15 @@ async def update_assignment(
 async def delete_assignment(session: AsyncSession, *, assignment: CustomerEmployee) -> None:
     if await on_route(session, assignment=assignment):
         raise DeleteNotAuthorized(DeleteNotAuthorized.ON_ROUTE)
+    references = f"{assignment.customer.customer_number}/{assignment.employee.reference}"
     await delete(session, assignment)
+    await deletions.record(
+        session,
+        group_id=assignment.group_id,
+        resource=deletions.ASSIGNMENT,
+        resource_id=assignment.id,
+        reference=references,
+    )
 
 
 async def on_route(session: AsyncSession, *, assignment: CustomerEmployee) -> bool:

@@ -31,6 +31,7 @@ from customer_api.assignments.service.common import (
 )
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer
+from customer_api.deletions import service as deletions
 
 WHAT = "route"
 SORTS = {
@@ -137,6 +138,13 @@ async def update_route(session: AsyncSession, *, route: Route, data: RouteUpdate
 async def delete_route(session: AsyncSession, *, route: Route) -> None:
     """Deleting a route frees its pairs: their assignments may then be moved or deleted."""
     await delete(session, route)
+    await deletions.record(
+        session,
+        group_id=route.group_id,
+        resource=deletions.ROUTE,
+        resource_id=route.id,
+        reference=route.reference,
+    )
 
 
 def _set_stops(route: Route, stops: Sequence[Customer]) -> None:

@@ -25,6 +25,7 @@ from customer_api.assignments.service.common import (
     text_condition,
 )
 from customer_api.core.timestamps import utcnow
+from customer_api.deletions import service as deletions
 
 WHAT = "user"
 SORTS = {
@@ -97,6 +98,13 @@ async def delete_user(session: AsyncSession, *, employee: Employee) -> None:
     if await session.scalar(select(exists().where(Route.employee_id == employee.id))):
         raise DeleteNotAuthorized("The user is assigned to routes")
     await delete(session, employee)
+    await deletions.record(
+        session,
+        group_id=employee.group_id,
+        resource=deletions.USER,
+        resource_id=employee.id,
+        reference=employee.reference,
+    )
 
 
 async def _check_reference_free(session: AsyncSession, employee: Employee) -> None:
