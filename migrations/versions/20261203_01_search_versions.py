@@ -7,7 +7,9 @@ this revision holds for them, so such an index keeps working; ``customer-api rei
 it with counter versions all the same.
 
 The outbox gets ``refusals`` (attempts Elasticsearch refused the document itself) and
-``dead_since`` (a dead letter: refused too often, no longer tried by itself).
+``dead_since`` (a dead letter: refused too often, no longer tried by itself), with a partial
+index on the customer id of dead letters only: when a customer's change is indexed, its dead
+letters are deleted without reading the whole outbox, however long it grew meanwhile.
 
 Revision ID: 20261203_01
 Revises: 20261123_05
@@ -46,9 +48,18 @@ def upgrade() -> None:
             sa.Column("refusals", sa.Integer(), nullable=False, server_default=sa.text("0"))
         )
         batch.add_column(sa.Column("dead_since", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_search_outbox_dead_customer_id",
+        "search_outbox",
+        ["customer_id"],
+        postgresql_where=sa.text("dead_since IS NOT NULL"),
+        sqlite_where=sa.text("dead_since IS NOT NULL"),
+    )
 
 
 def downgrade() -> None:
+    # if_exists: the index came a little after the columns, in the same unreleased revision.
+    op.drop_index("ix_search_outbox_dead_customer_id", table_name="search_outbox", if_exists=True)
     with op.batch_alter_table("search_outbox") as batch:
         batch.drop_column("dead_since")
         batch.drop_column("refusals")

@@ -3,7 +3,7 @@ each customer's change counter (the version its documents carry)."""
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from customer_api.core.db import Base
@@ -19,7 +19,16 @@ class SearchOutboxEntry(Base):
     delete, when it is gone) to Elasticsearch, then deletes the entry."""
 
     __tablename__ = "search_outbox"
-    __table_args__ = (Index("ix_search_outbox_available_at_id", "available_at", "id"),)
+    __table_args__ = (
+        Index("ix_search_outbox_available_at_id", "available_at", "id"),
+        # Only dead letters: finding a customer's among them never reads the whole outbox.
+        Index(
+            "ix_search_outbox_dead_customer_id",
+            "customer_id",
+            postgresql_where=text("dead_since IS NOT NULL"),
+            sqlite_where=text("dead_since IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     customer_id: Mapped[int] = mapped_column(Integer)  # no foreign key: it outlives a deletion
