@@ -4,6 +4,7 @@ import asyncio
 import logging.config
 
 from alembic import context
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
 
 from customer_api.config import async_database_url, get_settings
@@ -33,8 +34,19 @@ def _run(connection: Connection) -> None:
         context.run_migrations()
 
 
+def _foreign_keys_off(dbapi_connection, _record) -> None:
+    """SQLite rebuilds a table by copy, drop and rename: with foreign keys on, the drop would
+    delete the rows that refer to it (ON DELETE CASCADE) and the rename would point their keys
+    at the old name. Revisions run with them off (a revision that rebuilds tables checks them)."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=OFF")
+    cursor.close()
+
+
 async def _run_online() -> None:
     engine = create_engine(async_database_url(_url()))
+    if engine.dialect.name == "sqlite":
+        event.listen(engine.sync_engine, "connect", _foreign_keys_off)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -73,6 +73,8 @@ async def empty_all_tables(database: Database) -> None:
         else:
             for table in tables:
                 await connection.execute(text(f'DELETE FROM "{table}"'))
+            # AUTOINCREMENT's high-water marks: ids start at 1 again, as on Postgres.
+            await connection.execute(text("DELETE FROM sqlite_sequence"))
 
 
 @dataclass
