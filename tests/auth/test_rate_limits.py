@@ -9,10 +9,12 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import coredis
 import httpx
 import pytest
 
 from customer_api.app import create_app
+from customer_api.auth import rate_limits
 from customer_api.config import Settings
 from customer_api.core import metrics
 from tests.conftest import _client, empty_all_tables, make_key
@@ -231,3 +233,44 @@ def test_the_document_gives_every_keyed_operation_its_429() -> None:
             schema = answer["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
             family = "ErrorBody" if path.startswith("/api/v1.0/") else "CustomerApiErrorBody"
             assert schema == family, path
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="CUSTOMER_API_TEST_REDIS_URL is not set")
+async def test_with_redis_a_busy_budget_is_sent_in_batches_until_half_is_used(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Up to half of a budget, requests are counted here and sent later; past half, every
+    request goes to Redis, so the shared count decides every refusal."""
+    monkeypatch.setattr(rate_limits, "SHARE_SECONDS", 60)  # no batch sent for time's sake
+    prefix = f"test-{uuid.uuid4().hex}"
+    application = create_app(
+        settings.model_copy(
+            update={
+                "rate_limit_per_key": "100/minute",
+                "rate_limit_per_group": "",
+                "redis_url": REDIS_URL,
+                "redis_key_prefix": prefix,
+            }
+        )
+    )
+    redis = coredis.Redis.from_url(REDIS_URL, decode_responses=True)
+
+    async def in_redis() -> int:
+        keys = await redis.keys(f"{prefix}:*")
+        assert len(keys) == 1, keys
+        return int(await redis.get(keys.pop()))
+
+    async with application.router.lifespan_context(application):
+        try:
+            _, key = await make_key(application, "Acme")
+            async with _client(application, {"API-Key": key}) as client:
+                answers = [await client.get("/api/1/customer") for _ in range(50)]
+                assert {answer.status_code for answer in answers} == {204}
+                assert answers[-1].headers["ratelimit"].startswith('"key";r=50;')
+                assert await in_redis() == 1  # the first request only
+                answers = [await client.get("/api/1/customer") for _ in range(60)]
+                assert await in_redis() == 110
+                assert [answer.status_code for answer in answers] == [204] * 50 + [429] * 10
+        finally:
+            await empty_all_tables(application.state.database)
+            await redis.delete(await redis.keys(f"{prefix}:*"))
