@@ -263,7 +263,8 @@ def _customer_family_validation(request: Request, exc: RequestValidationError) -
         malformed = any(error.get("type") == "json_invalid" for error in errors)
         code = "malformed_body" if malformed else "invalid_body"
         whole_body = any(tuple(error.get("loc", ())) == ("body",) for error in errors)
-        if whole_body and not is_json_media_type(media_type(request)):
+        media = media_type(request)  # none at all is read as JSON
+        if whole_body and media and not is_json_media_type(media):
             return error_response(request, 406, code, SEND_AS_JSON)
         return error_response(request, 406, code, describe_validation(errors))
     return error_response(request, 400, "invalid_parameter", describe_validation(errors))

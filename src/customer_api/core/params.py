@@ -3,7 +3,9 @@
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import WithJsonSchema
 
 from customer_api.core.errors import InvalidParameter
@@ -56,3 +58,34 @@ LimitParam = Annotated[
     int, Query(ge=0, le=MAX_PAGE, description=f"At most this many objects (at most {MAX_PAGE}).")
 ]
 OffsetParam = Annotated[int, Query(ge=0, le=2**53, description="Skip the first N objects.")]
+
+
+# The key may travel as a query parameter on every request.
+KEY_PARAMETERS = frozenset({"api_key", "api_token"})
+
+
+def _declared_query(dependant: Dependant) -> set[str]:
+    names = {field.alias for field in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _declared_query(sub)
+    return names
+
+
+async def known_query_only(request: Request) -> None:
+    """400 naming every query parameter the endpoint does not take: ``?limt=5`` is a typo to
+    point out, not a request for everything (/api/v1.0 does the same with its own codes).
+
+    A router dependency listed after the key's, so that a caller without a key learns nothing.
+    """
+    route: APIRoute = request.scope["route"]
+    unknown = [name for name in request.query_params if name not in KEY_PARAMETERS]
+    if not unknown:
+        return
+    declared = _declared_query(route.dependant)
+    unknown = [name for name in unknown if name not in declared]
+    if unknown:
+        taken = ", ".join(sorted(declared)) or "none"
+        raise InvalidParameter(
+            f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
+            f"(this endpoint takes: {taken})."
+        )

@@ -2,10 +2,10 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.auth.dependencies import CurrentPrincipal, current_principal
 from customer_api.core.conditional import require_match
 from customer_api.core.db import DatabaseDep, SessionDep
 from customer_api.core.identifiers import MAX_ID
@@ -17,6 +17,7 @@ from customer_api.core.params import (
     MomentSchema,
     OffsetParam,
     flag,
+    known_query_only,
     moment_param,
 )
 from customer_api.core.responses import JsonResponse
@@ -31,7 +32,13 @@ from customer_api.customers.schemas import (
     customer_detail_json,
 )
 
-router = APIRouter(prefix="/api/1/customer", tags=["customers"])
+router = APIRouter(
+    prefix="/api/1/customer",
+    tags=["customers"],
+    dependencies=[Depends(current_principal), Depends(known_query_only)],
+    # A JSON body sent without any Content-Type is read as JSON, as in /api/v1.0.
+    strict_content_type=False,
+)
 
 DOCUMENTED_EXAMPLE = Body(
     openapi_examples={

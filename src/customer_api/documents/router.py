@@ -2,10 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 
-from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.auth.dependencies import CurrentPrincipal, current_principal
 from customer_api.core.db import DatabaseDep, SessionDep
+from customer_api.core.params import known_query_only
 from customer_api.core.schemas import error_responses
 from customer_api.customers import service as customers_service
 from customer_api.documents import service
@@ -13,7 +14,13 @@ from customer_api.documents.schemas import DocumentRead, DocumentUpdate, UploadR
 from customer_api.documents.upload import receive_file
 from customer_api.vault.dependencies import VaultDep
 
-router = APIRouter(prefix="/api/1", tags=["documents"])
+router = APIRouter(
+    prefix="/api/1",
+    tags=["documents"],
+    dependencies=[Depends(current_principal), Depends(known_query_only)],
+    # A JSON body sent without any Content-Type is read as JSON, as in /api/v1.0.
+    strict_content_type=False,
+)
 # The one route that takes a file upload (and the upload cap rather than the JSON one).
 UPLOAD_PATH = "/api/1/document/content"
 

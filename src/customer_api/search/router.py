@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from customer_api.auth.dependencies import CurrentPrincipal
+from customer_api.auth.dependencies import CurrentPrincipal, current_principal
 from customer_api.core.db import SessionDep
-from customer_api.core.params import InactiveParam, LimitParam, flag
+from customer_api.core.params import InactiveParam, LimitParam, flag, known_query_only
 from customer_api.core.schemas import error_responses
 from customer_api.search import service
 from customer_api.search.analysis import (
@@ -21,7 +21,11 @@ from customer_api.search.analysis import (
 from customer_api.search.backend import SearchBackend
 from customer_api.search.schemas import CustomerSearchEntry
 
-router = APIRouter(prefix="/api/1/customer", tags=["customers"])
+router = APIRouter(
+    prefix="/api/1/customer",
+    tags=["customers"],
+    dependencies=[Depends(current_principal), Depends(known_query_only)],
+)
 
 DEFAULT_LIMIT = 50
 
