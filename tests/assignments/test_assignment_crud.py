@@ -146,11 +146,13 @@ async def test_internal_ids_by_default_and_with_false(client, pair, flag) -> Non
 
 
 async def test_a_reference_without_use_external_id_is_a_type_error(client, pair) -> None:
+    """The documented sentence, then how to give a reference."""
     assert_error(
         await client.post(BASE, json={"userId": "U-001", "customerId": "CC-002"}),
         400,
         "invalid_param_type",
-        "The type of parameter userId you provided is not valid for this request.",
+        "The type of parameter userId you provided is not valid for this request. An id is a "
+        'whole number; to give a reference, add "useExternalId": true.',
     )
 
 
@@ -194,11 +196,10 @@ async def test_the_documented_missing_param(client) -> None:
     ],
 )
 async def test_wrong_types(client, pair, body, name) -> None:
-    assert_error(
-        await client.post(BASE, json=body),
-        400,
-        "invalid_param_type",
-        f"The type of parameter {name} you provided is not valid for this request.",
+    error = assert_error(await client.post(BASE, json=body), 400, "invalid_param_type")
+    # The documented sentence (a text that could be a reference also says how to give one).
+    assert error["error_description"].startswith(
+        f"The type of parameter {name} you provided is not valid for this request."
     )
 
 

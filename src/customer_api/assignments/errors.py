@@ -25,10 +25,10 @@ class InvalidParam(AssignmentApiError):
 class InvalidParamType(AssignmentApiError):
     code = "invalid_param_type"
 
-    def __init__(self, name: str) -> None:
-        super().__init__(
-            f"The type of parameter {name} you provided is not valid for this request."
-        )
+    def __init__(self, name: str, hint: str = "") -> None:
+        """The documented sentence, and a hint after it when there is one to give."""
+        sentence = f"The type of parameter {name} you provided is not valid for this request."
+        super().__init__(f"{sentence} {hint}" if hint else sentence)
 
 
 class InvalidDatetimeFormat(AssignmentApiError):

@@ -52,7 +52,7 @@ def designate(value: int | str, *, external: bool) -> Key:
     if value.isascii() and value.isdigit():
         return int(value)
     raise PydanticCustomError(
-        "id_type", "an id is a whole number; set useExternalId to true to give a reference"
+        "id_type", 'An id is a whole number; to give a reference, add "useExternalId": true.'
     )
 
 

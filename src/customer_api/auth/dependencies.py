@@ -13,10 +13,26 @@ from customer_api.core.errors import Unauthorized
 # the three. The header API-Token and the query parameter api_token are accepted too,
 # undeclared. Declared in the document rather than as FastAPI security dependencies: those cost
 # three dependency resolutions on every request, and one function reads all five forms.
+_ONE_OF_THREE = "Three ways to send the same API key: fill in one of them, not all three. "
 KEY_SCHEMES: dict[str, dict[str, Any]] = {
-    "ApiKeyHeader": {"type": "apiKey", "in": "header", "name": "API-Key"},
-    "ApiKeyQuery": {"type": "apiKey", "in": "query", "name": "api_key"},
-    "Bearer": {"type": "http", "scheme": "bearer"},
+    "ApiKeyHeader": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "API-Key",
+        "description": _ONE_OF_THREE + "This one, the API-Key header, is the usual choice.",
+    },
+    "ApiKeyQuery": {
+        "type": "apiKey",
+        "in": "query",
+        "name": "api_key",
+        "description": _ONE_OF_THREE
+        + "This one, the api_key query parameter, is for links a browser opens (vault files).",
+    },
+    "Bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": _ONE_OF_THREE + "This one, Authorization: Bearer, is the key as a token.",
+    },
 }
 # Every path under these needs a key.
 KEYED_PREFIXES = ("/api/", "/vault/")

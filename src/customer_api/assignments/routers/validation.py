@@ -61,7 +61,9 @@ def family_error(
     # for one member is judged by that member's error.
     judged = [error for error in problems if not _is_type_error(error["type"])]
     if not judged:
-        return InvalidParamType(name)
+        # A reference given without useExternalId: say how to give one.
+        hint = next((error["msg"] for error in problems if error["type"] == "id_type"), "")
+        return InvalidParamType(name, hint)
     return InvalidParam.value(name, f"{judged[0]['msg']}.")
 
 
