@@ -5,6 +5,8 @@ server never sends it (each family answers bad input with its own 400 or 406), s
 go. Every operation with a request body can be answered 413 by the body size cap, so that is
 documented, in the shape of the operation's other errors. The key's schemes are declared once,
 for every operation under the paths that need a key, and so is the 429 of the rate limits.
+Under /api/ the ETag of JSON answers, If-None-Match (304), If-Match (412) and Idempotency-Key
+(409, 422) are documented where each applies.
 """
 
 from dataclasses import dataclass
@@ -61,14 +63,85 @@ def _document_rate_limit(responses: dict[str, Any]) -> None:
         responses["429"]["content"] = content
 
 
+def _header(name: str, description: str, **schema_extra: Any) -> dict[str, Any]:
+    schema = {"type": "string", **schema_extra}
+    return {
+        "name": name,
+        "in": "header",
+        "required": False,
+        "description": description,
+        "schema": schema,
+    }
+
+
+IF_NONE_MATCH = _header("If-None-Match", "An ETag of an earlier answer: 304 while it is current.")
+IF_MATCH = _header(
+    "If-Match",
+    "The ETag of the answer the change is based on: 412 (and nothing written) if the record "
+    "changed since; `*`: only if the record exists.",
+)
+IDEMPOTENCY_KEY = _header(
+    "Idempotency-Key",
+    "A key of the client's making (1-255 visible ASCII characters), unique per operation: a "
+    "retry with the same key and body gets the first successful answer again, marked "
+    "`Idempotent-Replayed: true`, without the work being done twice.",
+    minLength=1,
+    maxLength=255,
+    pattern="^[!-~]{1,255}$",
+)
+ETAG = {
+    "ETag": {
+        "description": "A digest of this answer, for If-None-Match and If-Match.",
+        "schema": {"type": "string"},
+    }
+}
+CONDITIONAL_ANSWERS = {
+    "400": "Idempotency-Key: not 1 to 255 visible ASCII characters.",
+    "304": "Not modified: the If-None-Match tag is current (no body).",
+    "409": "Idempotency-Key: a request with this key is still being processed.",
+    "412": "If-Match: the record changed since that version, or does not exist.",
+    "422": "Idempotency-Key: the key was used for another request (method, path or body).",
+}
+
+
+def _document_safe_writes(method: str, operation: dict[str, Any]) -> None:
+    """ETags on JSON answers, and the conditional and idempotency headers each method takes."""
+    responses = operation["responses"]
+    for status in ("200", "201"):
+        if "application/json" in responses.get(status, {}).get("content", {}):
+            responses[status].setdefault("headers", {}).update(ETAG)
+    headers = {"get": [IF_NONE_MATCH], "put": [IF_MATCH, IDEMPOTENCY_KEY], "delete": [IF_MATCH]}
+    headers["post"] = [IDEMPOTENCY_KEY]
+    parameters = operation.setdefault("parameters", [])
+    for header in headers.get(method, []):
+        parameters.append(header)
+    statuses = {
+        "get": ["304"],
+        "put": ["400", "409", "412", "422"],
+        "delete": ["412"],
+        "post": ["400", "409", "422"],
+    }
+    content = _error_content(responses)
+    for status in statuses.get(method, []):
+        answer = responses.setdefault(status, {"description": ""})
+        text = CONDITIONAL_ANSWERS[status]
+        answer["description"] = (
+            f"{answer['description']} {text}".strip() if answer["description"] else text
+        )
+        if status != "304" and content and "content" not in answer:
+            answer["content"] = content
+
+
 def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
     for path, operations in document.get("paths", {}).items():
-        for operation in operations.values():
+        for method, operation in operations.items():
             if isinstance(operation, dict) and "responses" in operation:
                 _tidy_operation(operation)
                 if path.startswith(security.prefixes):
                     operation["security"] = [{name: []} for name in security.schemes]
                     _document_rate_limit(operation["responses"])
+                if path.startswith("/api/"):
+                    _document_safe_writes(method, operation)
     components = document.setdefault("components", {})
     components["securitySchemes"] = security.schemes
     schemas = document.get("components", {}).get("schemas", {})
