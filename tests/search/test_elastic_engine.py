@@ -236,3 +236,10 @@ async def test_an_unreachable_engine_is_a_503(client, elastic, monkeypatch) -> N
         await unreachable.close()
     assert response.status_code == 503
     assert response.json()["error"] == "service_unavailable"
+
+
+async def test_no_index_behind_the_alias_is_a_503(client, elastic) -> None:
+    await elastic.index.delete_indices(await elastic.index.current_indices())
+    response = await client.get(SEARCH, params={"q": "wendy"})
+    assert response.status_code == 503
+    assert response.json()["error"] == "service_unavailable"

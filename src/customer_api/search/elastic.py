@@ -486,8 +486,10 @@ class ElasticBackend(SearchBackend):
 
 
 def is_outage(exc: Exception) -> bool:
-    """Whether an error of the client means Elasticsearch is unreachable or overloaded (a
-    condition that passes), rather than a refusal of the request itself."""
+    """Whether an error of the client means search cannot work right now (Elasticsearch
+    unreachable or overloaded, or no index behind the alias until the indexer or a reindex
+    makes one), rather than a refusal of the query itself."""
     if isinstance(exc, ApiError):
-        return exc.status_code == 429 or exc.status_code >= 500
+        missing = error_type(exc.body) == "index_not_found_exception"
+        return missing or exc.status_code == 429 or exc.status_code >= 500
     return True
