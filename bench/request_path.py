@@ -14,7 +14,7 @@ twenty inactive) and 200 in the second. Then it starts ``customer-api serve`` (f
 with ``--workers N``) and ``bench/ceiling_server.py`` (Starlette, asyncpg and orjson under
 uvicorn with as many workers), checks that the two answer the same JSON on every measured path
 (and write the same search row), and runs ``wrk -t1 -c32`` on each path, server and ceiling in
-turn (A B A B ...), after a short warm-up of each.
+turn, each round starting with the other (A B, B A, ...), after a short warm-up of each.
 
 With ``--database sqlite`` the server runs on a SQLite file seeded the same way (same ids,
 uuids and timestamps), and is compared against the same Postgres ceiling on a Postgres copy of
@@ -24,8 +24,11 @@ Postgres path can do, not from a SQLite ceiling.
 With ``--rate-limits memory`` (or ``redis``) a second server runs beside the first, the same
 but for rate limits per key and per group, counted in process (or in the Redis at
 ``--redis-url``), with budgets too large to refuse anything: the requests take the same path as
-under real budgets. It is measured in turn with the others (A B C ...), and the table adds its
-figures and what the limits cost. The first server always runs without rate limits: the bench's
+under real budgets. It is measured in turn with the others, each round starting with the next
+of the three (A B C, B C A, C A B ...), and the table adds its figures and what the limits
+cost: in requests per second, and in CPU time per request (the user and system time of the
+server's processes over the requests wrk counted), which moves far less than throughput when
+other work shares the machine. The first server always runs without rate limits: the bench's
 load would spend any real budget in a second.
 
 Client, servers and Postgres share the machine: the A B alternation spreads other load over
@@ -80,6 +83,10 @@ function request()
   return wrk.format("POST", nil, {["Content-Type"] = "application/json", ["API-Key"] = key}, body)
 end
 """
+# The same creates, each with an Idempotency-Key of its own (the first request of each key).
+KEYED_POST_BODY_LUA = POST_BODY_LUA.replace(
+    '["API-Key"] = key}', '["API-Key"] = key, ["Idempotency-Key"] = prefix .. "-" .. counter}'
+)
 
 
 class BenchFailed(RuntimeError):
@@ -452,6 +459,12 @@ def get_json(target: Target, path: str) -> Any:
     return response.json()
 
 
+def current_etag(target: Target, path: str) -> str:
+    """The ETag of the server's answer (a source without ETags gets a tag that never matches)."""
+    response = httpx.get(target.base + path, headers={"API-Key": target.key})
+    return response.headers.get("etag", '"none"')
+
+
 async def search_rows(url: str, ids: list[int]) -> list[tuple]:
     connection = await asyncpg.connect(url)
     try:
@@ -532,6 +545,20 @@ class WrkResult:
     p50_ms: float
     non_2xx: int
     socket_errors: str | None
+    cpu_us_per_request: float = 0.0  # the server's processes' CPU time over requests answered
+
+
+def group_cpu_seconds(group: int) -> float:
+    """CPU time (user + system) used so far by the live processes of a process group: unlike
+    requests per second, it hardly moves with what else the machine runs."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rpartition(")")[2].split()
+            if int(fields[2]) == group:
+                total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def _ms(text: str) -> float:
@@ -540,17 +567,27 @@ def _ms(text: str) -> float:
 
 
 def run_wrk(
-    target: Target, path: str, seconds: int, connections: int, lua: Path | None, tag: str
+    target: Target,
+    path: str,
+    seconds: int,
+    connections: int,
+    lua: Path | None,
+    tag: str,
+    headers: tuple[str, ...] = (),
 ) -> WrkResult:
     command = [WRK, "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     if lua is None:
-        command += ["-H", f"API-Key: {target.key}", target.base + path]
+        extra = [option for header in headers for option in ("-H", header)]
+        command += ["-H", f"API-Key: {target.key}", *extra, target.base + path]
     else:
         command += ["-s", str(lua), target.base + path, "--", target.key, tag]
+    cpu_before = group_cpu_seconds(target.process.pid)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
+    cpu = group_cpu_seconds(target.process.pid) - cpu_before
     if done.returncode:
         raise BenchFailed(f"wrk failed on {target.label} {path}:\n{done.stdout}{done.stderr}")
     output = done.stdout
+    answered = re.search(r"(\d+) requests in", output)
     rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.MULTILINE)
     if rate is None or p50 is None:
@@ -562,6 +599,7 @@ def run_wrk(
         _ms(p50.group(1)),
         int(non_2xx.group(1)) if non_2xx else 0,
         errors.group(1).strip() if errors else None,
+        cpu / int(answered.group(1)) * 1e6 if answered and int(answered.group(1)) else 0.0,
     )
 
 
@@ -587,8 +625,10 @@ def describe_source(source: Path, env: dict[str, str]) -> str:
 
 PATHS = (
     ("GET /api/1/customer/{id}", "detail"),
+    ("GET /api/1/customer/{id}, If-None-Match", "detail-304"),
     ("GET /api/1/customer?limit=100", "list"),
     ("POST /api/1/customer", "create"),
+    ("POST /api/1/customer, Idempotency-Key", "create-keyed"),
 )
 
 
@@ -671,19 +711,30 @@ def run(args: argparse.Namespace) -> bool:
 
         lua = workdir / "post.lua"
         lua.write_text(POST_BODY_LUA)
+        keyed_lua = workdir / "keyed-post.lua"
+        keyed_lua.write_text(KEYED_POST_BODY_LUA)
         for title, name in PATHS:
             if name not in args.paths:
                 continue
             path = {
                 "detail": f"/api/1/customer/{first}",
+                "detail-304": f"/api/1/customer/{first}",
                 "list": "/api/1/customer?limit=100",
                 "create": "/api/1/customer",
+                "create-keyed": "/api/1/customer",
             }[name]
-            script = lua if name == "create" else None
+            script = {"create": lua, "create-keyed": keyed_lua}.get(name)
+            headers = ()
+            if name == "detail-304":
+                headers = (f"If-None-Match: {current_etag(server, path)}",)
             for target in targets:
-                run_wrk(target, path, args.warmup, args.connections, script, f"{target.label}-w")
+                run_wrk(
+                    target, path, args.warmup, args.connections, script, f"{target.label}-w", headers
+                )
             for round_ in range(args.rounds):
-                for target in targets:
+                # Each round starts with the next target, so that none is always measured
+                # right after the same one.
+                for target in targets[round_ % len(targets) :] + targets[: round_ % len(targets)]:
                     result = run_wrk(
                         target,
                         path,
@@ -691,18 +742,19 @@ def run(args: argparse.Namespace) -> bool:
                         args.connections,
                         script,
                         f"{target.label}-{round_}",
+                        headers,
                     )
                     target.results.setdefault(title, []).append(result)
                     flags = ""
-                    if result.non_2xx:
+                    if result.non_2xx and name != "detail-304":  # 304 is its answer
                         ok = False
                         flags += f"  {result.non_2xx} NON-2XX RESPONSES"
                     if result.socket_errors:
                         flags += f"  socket errors: {result.socket_errors}"
                     print(
                         f"{title:32} {target.label:8} round {round_ + 1}: "
-                        f"{result.requests_per_second:8.0f} req/s, p50 {result.p50_ms:6.1f} ms"
-                        + flags,
+                        f"{result.requests_per_second:8.0f} req/s, p50 {result.p50_ms:6.1f} ms, "
+                        f"CPU {result.cpu_us_per_request:5.0f} µs/request" + flags,
                         flush=True,
                     )
         print()
@@ -732,8 +784,11 @@ def print_table(
     header = "| path | server req/s | ceiling req/s | ratio | server p50 ms | ceiling p50 ms |"
     rule = "|---|---:|---:|---:|---:|---:|"
     if limited is not None:
-        header += f" with limits ({args.rate_limits}) req/s | cost |"
-        rule += "---:|---:|"
+        header += (
+            f" with limits ({args.rate_limits}) req/s | cost | server CPU µs/request"
+            " | with limits CPU µs/request | CPU cost |"
+        )
+        rule += "---:|---:|---:|---:|---:|"
     print(header)
     print(rule)
     for title, _ in PATHS:
@@ -749,7 +804,12 @@ def print_table(
         )
         if limited is not None:
             with_limits = statistics.median(r.requests_per_second for r in limited.results[title])
-            row += f" {with_limits:.0f} | {1 - with_limits / mine:+.1%} |"
+            cpu = statistics.median(r.cpu_us_per_request for r in server.results[title])
+            cpu_limited = statistics.median(r.cpu_us_per_request for r in limited.results[title])
+            row += (
+                f" {with_limits:.0f} | {1 - with_limits / mine:+.1%} | {cpu:.0f} "
+                f"| {cpu_limited:.0f} | {cpu_limited / cpu - 1:+.1%} |"
+            )
         print(row)
 
 
@@ -789,7 +849,8 @@ def main() -> None:
         "--paths",
         default="detail,list,create",
         type=lambda text: set(text.split(",")),
-        help="which paths to measure, of detail, list and create",
+        help="which paths to measure, of detail, detail-304 (with a current If-None-Match), "
+        "list, create and create-keyed (each with an Idempotency-Key of its own)",
     )
     args = parser.parse_args()
     # A SIGTERM ends the run like Ctrl-C does: servers stopped, scratch database dropped.
