@@ -729,7 +729,13 @@ def run(args: argparse.Namespace) -> bool:
                 headers = (f"If-None-Match: {current_etag(server, path)}",)
             for target in targets:
                 run_wrk(
-                    target, path, args.warmup, args.connections, script, f"{target.label}-w", headers
+                    target,
+                    path,
+                    args.warmup,
+                    args.connections,
+                    script,
+                    f"{target.label}-w",
+                    headers,
                 )
             for round_ in range(args.rounds):
                 # Each round starts with the next target, so that none is always measured

@@ -358,13 +358,9 @@ async def delete_customer(session: AsyncSession, *, group_id: int, ref: str) -> 
     """Delete the customer, leaving tombstones for it and for its assignment (which the
     database deletes with it)."""
     customer = await get_customer(session, group_id=group_id, ref=ref)
+    number = customer.customer_number
     await deletions.record(
-        session,
-        group_id=group_id,
-        resource=deletions.CUSTOMER,
-        resource_id=customer.id,
-        uuid=str(customer.uuid),
-        reference=customer.customer_number,
+        session, deletions.CUSTOMER, customer, uuid=str(customer.uuid), reference=number
     )
     await deletions.record_dependents(
         session,

@@ -3,6 +3,7 @@ integration syncing with ``modified`` also learns what went away."""
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Select, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,23 +20,23 @@ ASSIGNMENT = "customerEmployee"
 
 async def record(
     session: AsyncSession,
-    *,
-    group_id: int,
     resource: str,
-    resource_id: int,
+    row: Any,
+    *,
     uuid: str | None = None,
     reference: str | None = None,
 ) -> None:
-    """A tombstone for a row deleted in this transaction."""
-    tombstone = Deletion(
-        group_id=group_id,
-        resource=resource,
-        resource_id=resource_id,
-        uuid=uuid,
-        reference=reference,
-        deleted=utcnow(),
+    """A tombstone for ``row`` (with its ``id`` and ``group_id``), deleted in this transaction."""
+    session.add(
+        Deletion(
+            group_id=row.group_id,
+            resource=resource,
+            resource_id=row.id,
+            uuid=uuid,
+            reference=reference,
+            deleted=utcnow(),
+        )
     )
-    session.add(tombstone)
 
 
 async def record_dependents(

@@ -305,27 +305,17 @@ def given(value: str | None) -> str | None:
 
 
 async def deleted_page(
-    request: Request,
-    session: AsyncSession,
-    *,
-    group_id: int,
-    params: ListParams,
-    since: datetime,
-    resource: str,
-) -> PageOf[DeletedRead]:
-    """The family's envelope over the tombstones of a resource."""
+    request: Request, session: AsyncSession, group_id: int, params: ListParams, resource: str
+) -> PageOf[DeletedRead] | None:
+    """When the list is asked with ``dateDeleted_*``, the family's envelope over the tombstones
+    of the resource; else None."""
+    since = params.deleted_since()
+    if since is None:
+        return None
     page = params.page()
-    total = await deletions.count_deleted_since(
-        session, group_id=group_id, resource=resource, since=since, after=False
-    )
-    rows = await deletions.deleted_since(
-        session,
-        group_id=group_id,
-        resource=resource,
-        since=since,
-        limit=page.max,
-        offset=page.offset,
-    )
+    found = {"group_id": group_id, "resource": resource, "since": since}
+    total = await deletions.count_deleted_since(session, **found, after=False)
+    rows = await deletions.deleted_since(session, **found, limit=page.max, offset=page.offset)
     listing = Listing(total, rows)
     echoed = params.filters_given()
     return page_of(request, page=page, listing=listing, filters=echoed, show=DeletedRead.of)

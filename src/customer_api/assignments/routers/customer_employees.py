@@ -79,15 +79,9 @@ async def list_assignments(
     customerReference: TextFilter = None,
     employeeReference: TextFilter = None,
 ) -> PageOf[AssignmentRead] | PageOf[DeletedRead]:
-    if (since := params.deleted_since()) is not None:
-        return await deleted_page(
-            request,
-            session,
-            group_id=principal.group_id,
-            params=params,
-            since=since,
-            resource=deletions.ASSIGNMENT,
-        )
+    group_id, resource = principal.group_id, deletions.ASSIGNMENT
+    if tombstones := await deleted_page(request, session, group_id, params, resource):
+        return tombstones
     page = params.page()
     filters = service.AssignmentFilters(
         params.moments(),

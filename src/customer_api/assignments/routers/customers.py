@@ -44,15 +44,9 @@ async def list_customers(
         BOOLEAN,
     ] = None,
 ) -> PageOf[CustomerRead] | PageOf[DeletedRead]:
-    if (since := params.deleted_since()) is not None:
-        return await deleted_page(
-            request,
-            session,
-            group_id=principal.group_id,
-            params=params,
-            since=since,
-            resource=deletions.CUSTOMER,
-        )
+    group_id, resource = principal.group_id, deletions.CUSTOMER
+    if tombstones := await deleted_page(request, session, group_id, params, resource):
+        return tombstones
     page = params.page()
     filters = service.CustomerFilters(
         params.moments(),

@@ -52,15 +52,9 @@ async def list_routes(
     reference: TextFilter = None,
     name: TextFilter = None,
 ) -> PageOf[RouteRead] | PageOf[DeletedRead]:
-    if (since := params.deleted_since()) is not None:
-        return await deleted_page(
-            request,
-            session,
-            group_id=principal.group_id,
-            params=params,
-            since=since,
-            resource=deletions.ROUTE,
-        )
+    group_id, resource = principal.group_id, deletions.ROUTE
+    if tombstones := await deleted_page(request, session, group_id, params, resource):
+        return tombstones
     page = params.page()
     filters = service.RouteFilters(params.moments(), reference=given(reference), name=given(name))
     listing = await service.list_routes(

@@ -47,15 +47,9 @@ async def list_users(
     params: ListQuery,
     reference: TextFilter = None,
 ) -> PageOf[UserRead] | PageOf[DeletedRead]:
-    if (since := params.deleted_since()) is not None:
-        return await deleted_page(
-            request,
-            session,
-            group_id=principal.group_id,
-            params=params,
-            since=since,
-            resource=deletions.USER,
-        )
+    group_id, resource = principal.group_id, deletions.USER
+    if tombstones := await deleted_page(request, session, group_id, params, resource):
+        return tombstones
     page = params.page()
     filters = service.UserFilters(params.moments(), reference=given(reference))
     listing = await service.list_users(

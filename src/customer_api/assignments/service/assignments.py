@@ -172,13 +172,7 @@ async def delete_assignment(session: AsyncSession, *, assignment: CustomerEmploy
         raise DeleteNotAuthorized(DeleteNotAuthorized.ON_ROUTE)
     references = f"{assignment.customer.customer_number}/{assignment.employee.reference}"
     await delete(session, assignment)
-    await deletions.record(
-        session,
-        group_id=assignment.group_id,
-        resource=deletions.ASSIGNMENT,
-        resource_id=assignment.id,
-        reference=references,
-    )
+    await deletions.record(session, deletions.ASSIGNMENT, assignment, reference=references)
 
 
 async def on_route(session: AsyncSession, *, assignment: CustomerEmployee) -> bool:

@@ -138,13 +138,7 @@ async def update_route(session: AsyncSession, *, route: Route, data: RouteUpdate
 async def delete_route(session: AsyncSession, *, route: Route) -> None:
     """Deleting a route frees its pairs: their assignments may then be moved or deleted."""
     await delete(session, route)
-    await deletions.record(
-        session,
-        group_id=route.group_id,
-        resource=deletions.ROUTE,
-        resource_id=route.id,
-        reference=route.reference,
-    )
+    await deletions.record(session, deletions.ROUTE, route, reference=route.reference)
 
 
 def _set_stops(route: Route, stops: Sequence[Customer]) -> None:

@@ -98,13 +98,7 @@ async def delete_user(session: AsyncSession, *, employee: Employee) -> None:
     if await session.scalar(select(exists().where(Route.employee_id == employee.id))):
         raise DeleteNotAuthorized("The user is assigned to routes")
     await delete(session, employee)
-    await deletions.record(
-        session,
-        group_id=employee.group_id,
-        resource=deletions.USER,
-        resource_id=employee.id,
-        reference=employee.reference,
-    )
+    await deletions.record(session, deletions.USER, employee, reference=employee.reference)
 
 
 async def _check_reference_free(session: AsyncSession, employee: Employee) -> None:
