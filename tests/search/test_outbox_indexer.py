@@ -212,3 +212,15 @@ async def test_metrics_report_the_waiting_entries(client, app) -> None:
     await client.post("/api/1/customer", json={"name": "Also waiting"})
     exposition = (await client.get("/metrics")).text
     assert "customer_api_indexer_backlog 2.0" in exposition
+
+
+async def test_an_app_host_clock_ahead_delays_nothing(client, app, backend, monkeypatch) -> None:
+    """On Postgres the entries' due times come from the database's clock, not the hosts'."""
+    if backend != "postgres":
+        pytest.skip("on SQLite writers and indexers share one host, and its clock")
+    an_hour_ahead = utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(outbox, "utcnow", lambda: an_hour_ahead)
+    await create(client, "Wendy")
+    monkeypatch.undo()
+    async with app.state.database.sessions() as session, session.begin():
+        assert len(await outbox.claim(session, limit=10)) == 1

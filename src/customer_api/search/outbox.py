@@ -27,6 +27,16 @@ mapping being fixed by hand, few enough that a poison entry stops costing a bulk
 _UPSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
+def _clock(session: AsyncSession):
+    """ "Now" for ``available_at``: the database's clock on Postgres, where the writers and the
+    indexers may run on hosts whose clocks differ (an app host ahead of an indexer's would
+    otherwise make every new entry wait for the difference); this host's on SQLite, whose
+    writers and indexers share one host."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.now()
+    return utcnow()
+
+
 def retry_delay(attempts: int) -> timedelta:
     """1 s after the first failure, doubling up to a minute."""
     return min(MAX_RETRY_DELAY, timedelta(seconds=2 ** min(attempts - 1, 16)))
@@ -51,7 +61,7 @@ async def next_version(session: AsyncSession, customer_id: int) -> int:
 
 
 async def enqueue(session: AsyncSession, *, customer_id: int, version: int) -> None:
-    now = utcnow()
+    now = _clock(session)
     await session.execute(
         insert(SearchOutboxEntry).values(
             customer_id=customer_id,
@@ -73,7 +83,7 @@ async def claim(
     statement = (
         select(SearchOutboxEntry)
         .where(
-            SearchOutboxEntry.available_at <= (now or utcnow()),
+            SearchOutboxEntry.available_at <= (now or _clock(session)),
             SearchOutboxEntry.dead_since.is_(None),
         )
         .order_by(SearchOutboxEntry.id)
@@ -103,7 +113,7 @@ async def postpone(
     session: AsyncSession, entries: Sequence[SearchOutboxEntry], *, error: str
 ) -> None:
     """Keep entries that could not be indexed, to be tried again later (never dropped)."""
-    now = utcnow()
+    now = _clock(session)
     for entry in entries:
         entry.attempts += 1
         entry.available_at = now + retry_delay(entry.attempts)
@@ -160,7 +170,7 @@ async def retry_dead_letters(session: AsyncSession, ids: Collection[int] | None 
     statement = (
         update(SearchOutboxEntry)
         .where(SearchOutboxEntry.dead_since.is_not(None))
-        .values(dead_since=None, refusals=0, attempts=0, available_at=utcnow())
+        .values(dead_since=None, refusals=0, attempts=0, available_at=_clock(session))
     )
     if ids is not None:
         statement = statement.where(SearchOutboxEntry.id.in_(list(ids)))
