@@ -188,8 +188,13 @@ class RequestLimiter:
                 return used, False
         # Requests counted here in a window that has ended are dropped with it.
         sent = 1 + (share.pending if share is not None and window_open else 0)
+        if share is None:
+            share = self._shares[key] = _Share(0, 0, 0.0)
+        # Requests that come while this batch is on its way count here, for the next one.
+        share.known, share.pending = (share.known if window_open else 0) + sent, 0
+        share.until = moment + SHARE_SECONDS
         used = await self._storage.incr(key, budget.window, amount=sent)
-        self._shares[key] = _Share(used, 0, moment + SHARE_SECONDS)
+        share.known = max(share.known, used)  # another batch may have come back first
         return used, used == sent
 
     def _key(self, budget: Budget, identity: int) -> str:

@@ -56,10 +56,20 @@ def _tidy_operation(operation: dict[str, Any]) -> None:
             responses["413"]["content"] = content
 
 
-def _document_rate_limit(responses: dict[str, Any]) -> None:
-    """A keyed operation may be answered 429, in the shape of its other errors."""
+# Each family's error body, for an operation that documents no other error.
+FAMILY_ERRORS = (("/api/v1.0/", "ErrorBody"), ("/", "CustomerApiErrorBody"))
+
+
+def _document_rate_limit(responses: dict[str, Any], path: str, schemas: dict[str, Any]) -> None:
+    """A keyed operation may be answered 429, in the shape of its other errors (or else of its
+    family's)."""
     responses["429"] = {"description": TOO_MANY, "headers": RATE_LIMIT_HEADERS}
-    if content := _error_content(responses):
+    content = _error_content(responses)
+    if content is None:
+        name = next(name for prefix, name in FAMILY_ERRORS if path.startswith(prefix))
+        if name in schemas:
+            content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+    if content:
         responses["429"]["content"] = content
 
 
@@ -139,7 +149,8 @@ def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
                 _tidy_operation(operation)
                 if path.startswith(security.prefixes):
                     operation["security"] = [{name: []} for name in security.schemes]
-                    _document_rate_limit(operation["responses"])
+                    schemas = document.get("components", {}).get("schemas", {})
+                    _document_rate_limit(operation["responses"], path, schemas)
                 if path.startswith("/api/"):
                     _document_safe_writes(method, operation)
     components = document.setdefault("components", {})
