@@ -47,6 +47,10 @@ from customer_api.search.router import router as search_router
 from customer_api.vault.router import router as vault_router
 from customer_api.vault.storage import LocalStorage
 from customer_api.vault.thumbnails import RenderLimits, Thumbnailer
+from customer_api.webhooks import running as webhooks_running
+from customer_api.webhooks import service as webhooks_service
+from customer_api.webhooks.router import describe_events
+from customer_api.webhooks.router import router as webhooks_router
 
 DESCRIPTION = """
 Customers with projects, full-text search and documents (`/api/1`, the Coredination customer
@@ -91,8 +95,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         kept_for = timedelta(days=settings.deletion_retention_days)
         pruning = asyncio.create_task(_prune_tombstones(app.state.database, kept_for))
         try:
-            async with search_service.running_search(settings, app.state.database) as search:
+            async with (
+                search_service.running_search(settings, app.state.database) as search,
+                webhooks_running.running_dispatcher(settings, app.state.database) as dispatcher,
+            ):
                 app.state.search = search
+                app.state.webhook_dispatcher = dispatcher
                 yield
         finally:
             pruning.cancel()
@@ -113,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.in_flight = InFlight(settings.max_concurrent_requests)
+    app.state.webhook_allowed = webhooks_running.allowed_networks(settings)
     install_error_handlers(app)
     app.add_middleware(EntityTagMiddleware, prefix="/api/")
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_store)
@@ -128,7 +137,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
     register_assignments_validation(translate_validation)
     # Before the customers router: its /customer/{id} must not shadow /customer/{id}/document/...
-    routers = [documents_router, search_router, customers_router, vault_router]
+    routers = [documents_router, search_router, customers_router, vault_router, webhooks_router]
     for router in [*routers, *assignment_routers]:  # search before customers: not an id
         _add_routes(app, router)
     _add_probes(app)
@@ -137,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.elasticsearch_url:
         metrics.track_indexer_backlog(app, outbox.waiting, outbox.count_dead_letters)
     document_as_served(app, KeySecurity(KEY_SCHEMES, KEYED_PREFIXES))
+    describe_events(app)
     return app
 
 
@@ -217,5 +227,7 @@ def _add_metrics(app: FastAPI) -> None:
     )
     async def metrics_endpoint(request: Request) -> Response:
         await metrics.refresh_indexer_backlog(app)
+        async with app.state.database.reading() as session:
+            metrics.set_webhook_figures(await webhooks_service.backlog(session))
         body, content_type = metrics.exposition(request.headers.get("accept"))
         return Response(body, media_type=content_type)

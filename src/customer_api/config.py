@@ -44,6 +44,14 @@ class Settings(BaseSettings):
     thumbnail_memory_bytes: int = Field(default=256 * MIB, ge=128 * MIB)
     thumbnail_concurrency: int = Field(default=2, ge=1, le=64)
     thumbnail_queue: int = Field(default=16, ge=0, le=10_000)
+    # Webhooks: networks deliveries may reach although not public (comma-separated CIDRs),
+    # whether ``serve`` runs a dispatcher, the retry schedule (seconds) and when a failing
+    # subscription is turned off (that many failed attempts in a row over at least those hours).
+    webhook_allowed_networks: str = ""
+    webhook_dispatcher_in_process: bool = True
+    webhook_retry_delays: str = "2,10,30,120,600,1800,3600,10800,21600,43200"
+    webhook_disable_after_failures: int = Field(default=20, ge=1)
+    webhook_disable_after_hours: float = Field(default=24.0, ge=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)
@@ -102,6 +110,30 @@ class Settings(BaseSettings):
                     f"give IP addresses or networks (such as 10.0.0.0/8), or '*' alone: {exc}"
                 ) from None
         return ",".join(items)
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"give networks such as 10.0.0.0/8, comma-separated: {exc}"
+                ) from None
+        return ",".join(items)
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _delays(cls, value: str) -> str:
+        try:
+            delays = [float(item) for item in value.split(",") if item.strip()]
+        except ValueError:
+            raise ValueError("give seconds, comma-separated, such as 2,10,30") from None
+        if any(delay < 0 for delay in delays):
+            raise ValueError("delays cannot be negative")
+        return ",".join(str(delay) for delay in delays)
 
     @field_validator("database_url")
     @classmethod

@@ -10,6 +10,7 @@ from customer_api.deletions.models import Deletion
 from customer_api.documents.models import CustomerDocument, Document
 from customer_api.idempotency.models import IdempotentRequest
 from customer_api.search.models import SearchOutboxEntry, SearchVersion
+from customer_api.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 metadata = Base.metadata
 
@@ -51,6 +52,9 @@ __all__ = [
     "RouteVisit",
     "SearchOutboxEntry",
     "SearchVersion",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
     "include_in_schema_comparison",
     "metadata",
     "schema_comparison_options",

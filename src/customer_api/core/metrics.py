@@ -62,8 +62,26 @@ RATE_LIMIT_STORAGE_ERRORS = Counter(
     "Times Redis failed to count a request against its rate limits; each lets requests through "
     "uncounted for a few seconds.",
 )
+WEBHOOK_DELIVERIES = Gauge(
+    "customer_api_webhook_deliveries",
+    "Webhook deliveries kept in the database by status: delivered and failed (finished in the "
+    "last 7 days), pending (waiting for a first attempt or a retry).",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
+WEBHOOK_OLDEST_PENDING = Gauge(
+    "customer_api_webhook_oldest_pending_seconds",
+    "Age of the oldest webhook event not yet delivered to every subscription that wants it.",
+    multiprocess_mode="mostrecent",
+)
 
 BacklogCounter = Callable[[AsyncSession], Awaitable[int]]
+
+
+def set_webhook_figures(figures: dict[str, float]) -> None:
+    for status in ("delivered", "failed", "pending"):
+        WEBHOOK_DELIVERIES.labels(status).set(figures[status])
+    WEBHOOK_OLDEST_PENDING.set(figures["oldest_pending_seconds"])
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
