@@ -87,7 +87,7 @@ class CustomerApiErrorBody(BaseModel):
 def error_responses(*statuses: int) -> dict[int | str, dict]:
     """OpenAPI ``responses`` entries for the /api/1 family's error statuses."""
     described = {
-        400: "A query parameter is invalid",
+        400: "A query parameter is invalid or unknown",
         401: "No API key, or an unknown or revoked one",
         404: "No such resource in the key's group",
         406: "The body is malformed or fails validation",

@@ -36,6 +36,7 @@ router = APIRouter(
     prefix="/api/1/customer",
     tags=["customers"],
     dependencies=[Depends(current_principal), Depends(known_query_only)],
+    responses=error_responses(400),  # an unknown query parameter, on every operation
     # A JSON body sent without any Content-Type is read as JSON, as in /api/v1.0.
     strict_content_type=False,
 )

@@ -25,6 +25,7 @@ router = APIRouter(
     prefix="/api/1/customer",
     tags=["customers"],
     dependencies=[Depends(current_principal), Depends(known_query_only)],
+    responses=error_responses(400),  # an unknown query parameter, on every operation
 )
 
 DEFAULT_LIMIT = 50
