@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     webhook_retry_delays: str = "2,10,30,120,600,1800,3600,10800,21600,43200"
     webhook_disable_after_failures: int = Field(default=20, ge=1)
     webhook_disable_after_hours: float = Field(default=24.0, ge=0)
+    # How long a dispatcher keeps a delivery it claimed before another may try it again.
+    webhook_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)

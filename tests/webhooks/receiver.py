@@ -32,6 +32,8 @@ class Receiver:
     hold: threading.Event | None = None
     """Set: each request waits for it before answering."""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    on_arrival: Callable[[], None] | None = None
+    """Called as a request arrives, before it is held or answered."""
 
     @property
     def url(self) -> str:
@@ -57,6 +59,8 @@ def start_receiver() -> Receiver:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("content-length", 0)))
+            if receiver.on_arrival is not None:
+                receiver.on_arrival()
             if receiver.hold is not None:
                 receiver.hold.wait(30)
             with receiver.lock:
@@ -64,10 +68,13 @@ def start_receiver() -> Receiver:
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 headers["x-answered"] = str(status)
                 receiver.received.append(Received(headers, body))
-            self.send_response(status)
-            self.send_header("content-length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
+            try:
+                self.send_response(status)
+                self.send_header("content-length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+            except OSError:  # the sender is gone (a killed dispatcher)
+                pass
 
         def log_message(self, *_args) -> None:
             pass
@@ -84,6 +91,3 @@ def stop_receiver(receiver: Receiver) -> None:
         receiver.hold.set()
     receiver.server.shutdown()
     receiver.server.server_close()
-
-
-Check = Callable[[], bool]

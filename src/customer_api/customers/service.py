@@ -33,6 +33,7 @@ from customer_api.documents.models import CustomerDocument, Document
 from customer_api.search.analysis import document_of
 from customer_api.search.backend import SearchBackend
 from customer_api.search.service import customer_changed
+from customer_api.webhooks import service as webhooks
 
 
 def _in_group(group_id: int) -> Select[tuple[Customer]]:
@@ -233,7 +234,8 @@ async def insert_customer(
     """Create a customer with its projects and its search entry in one statement (atomic on its
     own: no transaction round trips), answering its detail representation; None when that
     cannot be done here (not Postgres, documents given, or a search backend that must be kept
-    otherwise), and ``create_customer`` does it instead."""
+    otherwise, or a webhook listening to the group's customers: the statement then inserts
+    nothing), and ``create_customer`` does it instead, writing the event too."""
     statement = _insert_statement(database.dialect, search)
     if statement is None or data.documents:
         return None
@@ -258,6 +260,8 @@ async def insert_customer(
         if violated := unique_violation(exc):
             raise _taken(violated, values["customer_number"]) from exc
         raise
+    if not rows:
+        return None
     row = rows[0]
     return detail_json(row, _projects(row["projects"]), [])
 
@@ -289,7 +293,16 @@ def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None
         return None
     customers, projects = Customer.__table__, CustomerProject.__table__
     values = {name: bindparam(name, type_=customers.c[name].type) for name in _WRITABLE_COLUMNS}
-    new_customer = insert(customers).values(values).returning(*customers.c).cte("new_customer")
+    # Nothing when a webhook listens: its event needs the representation, made by the ORM path.
+    unheard = select(*values.values()).where(
+        ~webhooks.listening(group_id=values["group_id"], channel="customer")
+    )
+    new_customer = (
+        insert(customers)
+        .from_select(list(values), unheard)
+        .returning(*customers.c)
+        .cte("new_customer")
+    )
     index = search.index_new(new_customer)
     if index is None:
         return None
@@ -332,7 +345,19 @@ async def create_customer(
     session.add(customer)
     await _flush(session, customer)
     await customer_changed(session, customer)
+    await _emit(session, customer, "created")
     return customer
+
+
+async def _emit(session: AsyncSession, customer: Customer, change: str) -> None:
+    await webhooks.emit(
+        session,
+        group_id=customer.group_id,
+        channel="customer",
+        change=change,
+        resource_id=customer.id,
+        data=customer_detail_json(customer),
+    )
 
 
 async def update_customer(
@@ -351,6 +376,7 @@ async def update_customer(
     customer.modified = utcnow()
     await _flush(session, customer)
     await customer_changed(session, customer)
+    await _emit(session, customer, "updated")
     return customer
 
 
@@ -370,9 +396,18 @@ async def delete_customer(session: AsyncSession, *, group_id: int, ref: str) -> 
         foreign_key="customer_id",
         parent_id=customer.id,
     )
+    data = {"id": customer.id, "uuid": str(customer.uuid), "customerNumber": number}
     await session.delete(customer)
     await session.flush()
     await customer_changed(session, customer)
+    await webhooks.emit(
+        session,
+        group_id=group_id,
+        channel="customer",
+        change="deleted",
+        resource_id=data["id"],
+        data=data,
+    )
 
 
 async def _apply_changes(session: AsyncSession, customer: Customer, data: CustomerWrite) -> None:

@@ -15,12 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_api.core.db import Database
 from customer_api.core.errors import Conflict, InvalidBody, NotFound
 from customer_api.core.identifiers import parse_id_or_uuid
+from customer_api.core.schemas import model_values
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer
 from customer_api.documents.models import CustomerDocument, Document
-from customer_api.documents.schemas import DocumentItem, DocumentUpdate, clean_file_name
+from customer_api.documents.schemas import (
+    DocumentItem,
+    DocumentUpdate,
+    clean_file_name,
+    document_json,
+)
 from customer_api.vault.sniffing import OCTET_STREAM, sniff_mime_type
 from customer_api.vault.storage import StoredObject, VaultStorage
+from customer_api.webhooks import service as webhooks
 
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
@@ -97,7 +104,26 @@ async def create_upload(
     )
     session.add(document)
     await session.flush()
+    await _emit(session, document, "created", document_json(model_values(document)))
     return document
+
+
+async def _emit(session: AsyncSession, document: Document, change: str, data: dict) -> None:
+    await webhooks.emit(
+        session,
+        group_id=document.group_id,
+        channel="document",
+        change=change,
+        resource_id=document.id,
+        data=data,
+    )
+
+
+def _link_data(customer: Customer, document: Document) -> dict:
+    return {
+        "customer": {"id": customer.id, "uuid": str(customer.uuid)},
+        "document": document_json(model_values(document)),
+    }
 
 
 async def update_document(
@@ -110,6 +136,7 @@ async def update_document(
         setattr(document, name, value)
     document.modified = utcnow()
     await session.flush()
+    await _emit(session, document, "updated", document_json(model_values(document)))
     return document
 
 
@@ -153,6 +180,7 @@ async def attach(
         await session.flush()
     except IntegrityError as exc:
         raise Conflict("The customer changed meanwhile (attached or deleted); retry.") from exc
+    await _emit(session, document, "attached", _link_data(customer, document))
 
 
 async def detach(
@@ -168,6 +196,7 @@ async def detach(
         customer.document_links = remaining
         customer.modified = utcnow()
         await session.flush()
+        await _emit(session, document, "detached", _link_data(customer, document))
 
 
 async def _referenced_documents(

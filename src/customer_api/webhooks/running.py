@@ -21,6 +21,7 @@ def policy_of(settings: Settings) -> Policy:
         disable_after_failures=settings.webhook_disable_after_failures,
         disable_after=timedelta(hours=settings.webhook_disable_after_hours),
         allowed=allowed_networks(settings),
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
     )
 
 
