@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 
+CUSTOMERS = "/api/1/customer"
+
 
 async def create(client, **fields) -> dict:
     response = await client.post("/api/1/customer", json={"name": "Wendy", **fields})
@@ -92,3 +94,12 @@ async def test_concurrent_writes_with_the_same_etag_let_exactly_one_win(client, 
     assert statuses == [200] + [412] * (writers - 1)
     [winner] = [a for a in answers if a.status_code == 200]
     assert (await client.get(path)).json()["notes"] == winner.json()["notes"]
+
+
+async def test_a_missing_customer_is_404_whatever_if_match_says(client) -> None:
+    for method in ("put", "delete"):
+        kwargs = {"json": {"phone": "1"}} if method == "put" else {}
+        answer = await getattr(client, method)(
+            f"{CUSTOMERS}/999999", headers={"If-Match": '"abc"'}, **kwargs
+        )
+        assert answer.status_code == 404

@@ -99,6 +99,8 @@ async def test_modified_filter_accepts_date_iso_and_epoch_ms(client) -> None:
     boundary = datetime.fromtimestamp(boundary_ms / 1000, tz=UTC)
     listed = await names(client, f"?modified={boundary_ms}")
     assert "old" not in listed
+    assert await names(client, f"?modified={boundary_ms}.0") == listed  # a whole decimal
+    assert (await client.get(f"/api/1/customer?modified={boundary_ms}.5")).status_code == 400
     iso = boundary.isoformat().replace("+00:00", "Z")
     assert "old" not in await names(client, f"?modified={iso}")
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()

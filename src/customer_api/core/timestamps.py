@@ -7,7 +7,9 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-_EPOCH_MS = re.compile(r"^-?\d{1,15}$")
+# Epoch milliseconds, also written as a whole decimal (``1444003200000.0``): the document says
+# integer, and JSON Schema counts 3.0 as one.
+_EPOCH_MS = re.compile(r"^(-?\d{1,15})(?:\.0*)?$")
 
 
 def utcnow() -> datetime:
@@ -58,8 +60,8 @@ def parse_moment(text: str) -> datetime:
     """
     text = text.strip()
     try:
-        if _EPOCH_MS.match(text):
-            return from_epoch_ms(int(text))
+        if epoch_ms := _EPOCH_MS.match(text):
+            return from_epoch_ms(int(epoch_ms.group(1)))
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
         return _to_utc(datetime.fromisoformat(text.replace("z", "Z")))

@@ -1,6 +1,7 @@
 """/api/1/customer: HTTP in, service call, HTTP out."""
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -8,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from customer_api.auth.dependencies import CurrentPrincipal, current_principal
 from customer_api.core.conditional import require_match
 from customer_api.core.db import DatabaseDep, SessionDep
-from customer_api.core.identifiers import MAX_ID
+from customer_api.core.identifiers import MAX_ID, parse_id_or_uuid
 from customer_api.core.params import (
     MAX_MOMENT_LENGTH,
     MAX_PAGE,
@@ -207,8 +208,13 @@ async def delete_customer(
 
 
 async def _require_current(request: Request, session: AsyncSession, **customer: Any) -> None:
-    """412 unless If-Match (when given) names the customer's current answer."""
+    """412 unless If-Match (when given) names the customer's current answer. A customer that
+    does not exist is the route's own 404 (RFC 9110 ignores the condition then), except for the
+    upsert, which would create it."""
     if_match = request.headers.get("if-match")
-    if if_match is not None:
-        current = await service.locked_detail(session, **customer)
+    if if_match is None:
+        return
+    current = await service.locked_detail(session, **customer)
+    upsert = request.method == "PUT" and isinstance(parse_id_or_uuid(customer["ref"]), UUID)
+    if current is not None or upsert:
         require_match(if_match, None if current is None else JsonResponse.render_of(current))
