@@ -1,6 +1,8 @@
-"""The Elasticsearch backend through the official client, against a stand-in for the few
-Elasticsearch APIs it calls, where a fault must be injected or every request observed (see the
-stand-in's module; the same paths on a real engine are in test_elastic_engine.py)."""
+"""Faults of Elasticsearch a real engine will not produce on demand, injected through a stand-in
+(see its module): a bulk request refused as a whole, a delete answered
+``index_not_found_exception``, a document refused during a rebuild, shards failing while a
+rebuild reads back, a search answered 429 or 5xx. Everything else about the backend runs
+against a real engine in test_elastic_engine.py."""
 
 from pathlib import Path
 
@@ -15,12 +17,11 @@ from customer_api.search.elastic import (
     ElasticIndex,
     RebuildFailed,
     delete_action,
-    index_definition,
 )
 from customer_api.search.indexer import Indexer
 from customer_api.search.models import SearchOutboxEntry
 from customer_api.search.service import bind_backend
-from tests.search.helpers import RecordedProgress, create, search
+from tests.search.helpers import RecordedProgress, create
 from tests.search.stand_in_elasticsearch import StandInElasticsearch, client_for
 
 
@@ -49,73 +50,6 @@ async def elastic(app, stand_in) -> ElasticBackend:
     bind_backend(app.state.database, backend)
     yield backend
     await backend.close()
-
-
-async def _drain(app, backend: ElasticBackend) -> None:
-    await Indexer(app.state.database, backend.index).drain()
-
-
-async def test_open_makes_the_index_behind_its_alias(elastic, stand_in) -> None:
-    index = stand_in.alias_target()
-    assert index.startswith("customers-")
-    definition = stand_in.definitions[index]
-    assert definition["mappings"] == index_definition()["mappings"]
-    assert definition["settings"] == index_definition()["settings"]
-    await elastic.open()  # a second start keeps what exists
-    assert stand_in.alias_target() == index and len(stand_in.indices) == 1
-
-
-async def test_search_reads_hits_of_the_callers_group(app, acme, globex, elastic) -> None:
-    own = await create(acme.client, "Wendy", city="Malmö")
-    await create(acme.client, "Sleeping", active=False)
-    await create(globex.client, "Other Group")
-    await _drain(app, elastic)
-
-    found = await search(acme.client, "anything")
-    assert [entry["id"] for entry in found] == [own["id"]]
-    assert found[0]["city"] == "Malmö" and found[0]["score"] == 1.0
-    assert len(await search(acme.client, "anything", inactive="")) == 2
-
-
-async def test_a_hit_deactivated_meanwhile_is_not_shown(app, client, elastic) -> None:
-    customer = await create(client, "Wendy")
-    await _drain(app, elastic)
-    await client.put(f"/api/1/customer/{customer['id']}", json={"active": False})
-    # Not yet indexed: Elasticsearch still has it active, the database decides.
-    assert await search(client, "wendy") == []
-
-
-async def test_rebuild_builds_a_new_index_and_moves_the_alias(
-    app, acme, client, elastic, stand_in
-) -> None:
-    first = await create(client, "Wendy", customerProjects=[{"name": "Barn"}])
-    second = await create(client, "Warner")
-    old_index = stand_in.alias_target()  # empty: nothing was drained
-
-    progress = RecordedProgress()
-    assert await elastic.rebuild(app.state.database, progress) == 2
-    assert progress.total == progress.done == 2
-
-    new_index = stand_in.alias_target()
-    assert new_index != old_index
-    assert old_index not in stand_in.indices  # deleted once the alias moved
-    documents = stand_in.indices[new_index]
-    assert documents[str(first["id"])] == (
-        1,  # its first change
-        {
-            "customer_id": first["id"],
-            "group_id": str(acme.group_id),
-            "active": True,
-            "name": "wendy",
-            "number": "",
-            "contact": "",
-            "place": "",
-            "projects": "barn",
-            "notes": "",
-        },
-    )
-    assert str(second["id"]) in documents
-    assert ("DELETE", "/_search/scroll") in stand_in.requests  # deleted customers were checked
 
 
 async def test_rebuild_leaves_the_alias_when_elasticsearch_refuses(

@@ -16,10 +16,15 @@ from customer_api.config import Settings
 from customer_api.core.timestamps import utcnow
 from customer_api.customers import service as customers_service
 from customer_api.search import outbox
-from customer_api.search.elastic import ElasticBackend, ElasticIndex, delete_action
+from customer_api.search.elastic import (
+    ElasticBackend,
+    ElasticIndex,
+    delete_action,
+    index_definition,
+)
 from customer_api.search.indexer import Indexer
 from customer_api.search.models import SearchOutboxEntry
-from tests.search.helpers import SEARCH, RecordedProgress, create, names
+from tests.search.helpers import SEARCH, RecordedProgress, create, names, search
 
 
 @pytest.fixture
@@ -161,15 +166,7 @@ async def test_a_refused_document_becomes_a_dead_letter_and_blocks_nothing(
     app, client, elastic, settle
 ) -> None:
     poison = await create(client, "Poison")
-    # A mapping that refuses that document (a name that is no number) and not others, as a
-    # field changed by hand would: a 400 for its item.
-    [index] = await elastic.index.current_indices()
-    await elastic.index.client.indices.delete(index=index)
-    await elastic.index.client.indices.create(
-        index=index,
-        mappings={"properties": {"name": {"type": "long"}}},
-        aliases={elastic.index.alias: {"is_write_index": True}},
-    )
+    await _refusing_names_that_are_no_numbers(elastic.index)
     indexer = Indexer(app.state.database, elastic.index)
     for attempt in range(1, outbox.MAX_REFUSALS + 1):
         result = await indexer.run_once()
@@ -190,6 +187,7 @@ async def test_a_refused_document_becomes_a_dead_letter_and_blocks_nothing(
     assert "customer_api_indexer_dead_letters 1.0" in exposition
 
     # Once the mapping is fixed, a retry takes it.
+    [index] = await elastic.index.current_indices()
     await elastic.index.client.indices.delete(index=index)
     await elastic.index.ensure()
     async with app.state.database.sessions() as session, session.begin():
@@ -198,6 +196,20 @@ async def test_a_refused_document_becomes_a_dead_letter_and_blocks_nothing(
     assert await _entries(app) == []
     assert await names(client, "poison") == ["Poison"]
     assert poison["id"]
+
+
+async def _refusing_names_that_are_no_numbers(index: ElasticIndex) -> str:
+    """Replace the index behind the alias by one whose mapping refuses a document with a name
+    that is no number, and takes the others (as a field changed by hand would): a 400 for
+    such a document's item. The index's name."""
+    [name] = await index.current_indices()
+    await index.client.indices.delete(index=name)
+    await index.client.indices.create(
+        index=name,
+        mappings={"properties": {"name": {"type": "long"}}},
+        aliases={index.alias: {"is_write_index": True}},
+    )
+    return name
 
 
 async def _make_due(app) -> None:
@@ -243,3 +255,120 @@ async def test_no_index_behind_the_alias_is_a_503(client, elastic) -> None:
     response = await client.get(SEARCH, params={"q": "wendy"})
     assert response.status_code == 503
     assert response.json()["error"] == "service_unavailable"
+
+
+async def test_open_makes_the_index_behind_its_alias(elastic) -> None:
+    [index] = await elastic.index.current_indices()
+    assert index == elastic.index.first_index_name
+    aliases = (await elastic.index.client.indices.get_alias(name=elastic.index.alias)).body
+    assert aliases[index]["aliases"][elastic.index.alias].get("is_write_index") is True
+    mapping = (await elastic.index.client.indices.get_mapping(index=index)).body
+    expected = index_definition()["mappings"]
+    assert set(mapping[index]["mappings"]["properties"]) == set(expected["properties"])
+    await elastic.open()  # a second start keeps what exists
+    assert await elastic.index.current_indices() == [index]
+
+
+async def test_search_reads_hits_of_the_callers_group(acme, globex, elastic, settle) -> None:
+    own = await create(acme.client, "Wendy", city="Malmö")
+    await create(acme.client, "Wendy Sleeping", active=False)
+    await create(globex.client, "Wendy Other")
+    await settle()
+    found = await search(acme.client, "wendy")
+    assert [entry["id"] for entry in found] == [own["id"]]
+    assert found[0]["city"] == "Malmö" and found[0]["score"] > 0
+    assert len(await search(acme.client, "wendy", inactive="")) == 2
+
+
+async def test_a_hit_deactivated_meanwhile_is_not_shown(client, elastic, settle) -> None:
+    customer = await create(client, "Wendy")
+    await settle()
+    await client.put(f"/api/1/customer/{customer['id']}", json={"active": False})
+    # Not yet indexed: the engine still has it active, the database decides.
+    assert await search(client, "wendy") == []
+
+
+async def test_the_indexer_sends_the_current_customer_and_deletes_entries(
+    app, client, elastic, settle
+) -> None:
+    customer = await create(client, "Wendy", customerProjects=[{"name": "Barn"}])
+    await client.put(f"/api/1/customer/{customer['id']}", json={"name": "Wendy Warner"})
+    await settle()
+    assert await _entries(app) == []
+    document = await elastic.index.client.get(index=elastic.index.alias, id=str(customer["id"]))
+    assert document["_version"] == 2  # its second change
+    assert document["_source"]["name"] == "wendy warner"
+    assert document["_source"]["projects"] == "barn"
+
+    await client.delete(f"/api/1/customer/{customer['id']}")
+    await settle()
+    assert not await elastic.index.client.exists(index=elastic.index.alias, id=str(customer["id"]))
+    assert await _entries(app) == []
+
+
+async def test_a_replay_never_overwrites_newer_data(app, client, elastic, settle) -> None:
+    customer = await create(client, "Old")
+    await elastic.index.client.index(
+        index=elastic.index.alias,
+        id=str(customer["id"]),
+        document={"customer_id": customer["id"], "name": "newer"},
+        version=7,
+        version_type="external",
+    )
+    await settle()
+    document = await elastic.index.client.get(index=elastic.index.alias, id=str(customer["id"]))
+    assert (document["_version"], document["_source"]["name"]) == (7, "newer")
+    assert await _entries(app) == []  # the conflict means "already newer": done
+
+
+async def test_a_rebuild_builds_a_new_index_and_moves_the_alias(
+    app, acme, client, elastic, settle
+) -> None:
+    first = await create(client, "Wendy", customerProjects=[{"name": "Barn"}])
+    await create(client, "Warner")
+    [old] = await elastic.index.current_indices()  # empty: nothing was drained
+
+    progress = RecordedProgress()
+    assert await elastic.rebuild(app.state.database, progress) == 2
+    assert progress.total == progress.done == 2
+    [new] = await elastic.index.current_indices()
+    assert new != old and new.startswith(f"{elastic.index.alias}-")
+    assert not await elastic.index.client.indices.exists(index=old)  # deleted once moved
+    document = await elastic.index.client.get(index=new, id=str(first["id"]))
+    assert document["_version"] == 1
+    assert document["_source"] == {
+        "customer_id": first["id"],
+        "group_id": str(acme.group_id),
+        "active": True,
+        "name": "wendy",
+        "number": "",
+        "contact": "",
+        "place": "",
+        "projects": "barn",
+        "notes": "",
+    }
+    await settle()
+    assert sorted(await names(client, "wendy warner")) == ["Warner", "Wendy"]
+
+
+async def test_refused_documents_wait_and_the_rest_go_through(app, client, elastic) -> None:
+    refused = await create(client, "Refused")
+    accepted = await create(client, "4711")
+    await _refusing_names_that_are_no_numbers(elastic.index)
+
+    indexer = Indexer(app.state.database, elastic.index)
+    result = await indexer.run_once()
+    assert (result.claimed, result.indexed, result.failed, result.error) == (2, 1, 1, None)
+    [waiting] = await _entries(app)
+    assert waiting.customer_id == refused["id"]
+    assert (waiting.attempts, waiting.refusals, waiting.dead_since) == (1, 1, None)
+    assert "status 400" in waiting.last_error
+    assert await elastic.index.client.exists(index=elastic.index.alias, id=str(accepted["id"]))
+
+    [index] = await elastic.index.current_indices()
+    await elastic.index.client.indices.delete(index=index)
+    await elastic.index.ensure()
+    await _make_due(app)
+    await indexer.drain()
+    assert await _entries(app) == []
+    assert await elastic.index.client.exists(index=elastic.index.alias, id=str(refused["id"]))

@@ -1,6 +1,6 @@
-"""The outbox and the indexer on the real database. Elasticsearch is configured at an address
-where nothing listens (this machine cannot run it): changes must wait in the outbox, not be
-lost. The success path uses a stand-in for Elasticsearch's bulk API (see its module)."""
+"""The outbox and the indexer on the real database, with Elasticsearch configured at an address
+where nothing listens: changes must wait in the outbox, not be lost. The indexer against a
+reachable engine is in test_elastic_engine.py."""
 
 import asyncio
 from datetime import timedelta
@@ -12,11 +12,9 @@ from sqlalchemy import select, update
 from customer_api.config import Settings
 from customer_api.core.timestamps import utcnow
 from customer_api.search import outbox
-from customer_api.search.elastic import ElasticIndex
 from customer_api.search.indexer import Indexer, backoff_delay
 from customer_api.search.models import SearchOutboxEntry
 from tests.search.helpers import SEARCH, create
-from tests.search.stand_in_elasticsearch import StandInElasticsearch, client_for
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
@@ -41,18 +39,6 @@ async def _entries(app) -> list[SearchOutboxEntry]:
 async def _make_due(app) -> None:
     async with app.state.database.sessions() as session, session.begin():
         await session.execute(update(SearchOutboxEntry).values(available_at=utcnow()))
-
-
-@pytest.fixture
-def stand_in() -> StandInElasticsearch:
-    return StandInElasticsearch()
-
-
-@pytest.fixture
-async def reachable_indexer(app, stand_in):
-    index = ElasticIndex(client_for(stand_in), "customers")
-    yield Indexer(app.state.database, index)
-    await index.close()
 
 
 async def test_every_change_writes_an_entry_in_its_transaction(client, app) -> None:
@@ -145,56 +131,6 @@ async def test_concurrent_claims_never_overlap(client, app, backend) -> None:
         theirs = await outbox.claim(second, limit=3)
         assert len(mine) == 3 and len(theirs) == 2
         assert not {entry.id for entry in mine} & {entry.id for entry in theirs}
-
-
-async def test_indexer_sends_the_current_customer_and_deletes_entries(
-    client, app, stand_in, reachable_indexer
-) -> None:
-    customer = await create(client, "Wendy", customerProjects=[{"name": "Barn"}])
-    await client.put(f"/api/1/customer/{customer['id']}", json={"name": "Wendy Warner"})
-
-    assert await reachable_indexer.drain() == 2
-    assert await _entries(app) == []
-    version, source = stand_in.documents[str(customer["id"])]
-    assert version == 2
-    assert source["name"] == "wendy warner" and source["projects"] == "barn"
-
-    await client.delete(f"/api/1/customer/{customer['id']}")
-    assert await reachable_indexer.drain() == 1
-    assert stand_in.source(customer["id"]) is None
-    assert stand_in.documents[str(customer["id"])][0] == 3
-    assert await _entries(app) == []
-
-
-async def test_a_replay_never_overwrites_newer_data(client, app, stand_in, reachable_indexer):
-    customer = await create(client, "Old")
-    newer = 7
-    stand_in.documents[str(customer["id"])] = (newer, {"name": "newer"})
-
-    await reachable_indexer.drain()
-    assert stand_in.documents[str(customer["id"])] == (newer, {"name": "newer"})
-    assert await _entries(app) == []  # the conflict means "already newer": done
-
-
-async def test_refused_documents_wait_and_the_rest_go_through(
-    client, app, stand_in, reachable_indexer
-) -> None:
-    refused = await create(client, "Refused")
-    accepted = await create(client, "Accepted")
-    stand_in.refused.add(str(refused["id"]))
-
-    result = await reachable_indexer.run_once()
-    assert (result.claimed, result.indexed, result.failed, result.error) == (2, 1, 1, None)
-    [waiting] = await _entries(app)
-    assert waiting.customer_id == refused["id"]
-    assert waiting.attempts == 1 and "status 400" in waiting.last_error
-    assert stand_in.source(accepted["id"])["name"] == "accepted"
-
-    stand_in.refused.clear()
-    await _make_due(app)
-    await reachable_indexer.drain()
-    assert await _entries(app) == []
-    assert stand_in.source(refused["id"])["name"] == "refused"
 
 
 async def test_serve_runs_the_indexer_in_process(settings, client) -> None:
