@@ -84,9 +84,10 @@ function request()
 end
 """
 # The same creates, each with an Idempotency-Key of its own (the first request of each key).
+# Their customer numbers are their own (the plain creates used the same tags).
 KEYED_POST_BODY_LUA = POST_BODY_LUA.replace(
     '["API-Key"] = key}', '["API-Key"] = key, ["Idempotency-Key"] = prefix .. "-" .. counter}'
-)
+).replace(".. prefix\n", '.. "K" .. prefix\n')
 
 
 class BenchFailed(RuntimeError):

@@ -2,8 +2,13 @@
 answer without the work being done again; keys are per group and outlive the app instance."""
 
 import asyncio
+from datetime import timedelta
+
+from sqlalchemy import update
 
 from customer_api.app import create_app
+from customer_api.core.timestamps import utcnow
+from customer_api.idempotency.models import IdempotentRequest
 from tests.conftest import _client
 
 CUSTOMERS = "/api/1/customer"
@@ -115,3 +120,32 @@ async def test_a_malformed_key_is_refused_in_the_family_shape(client) -> None:
 async def test_a_key_needs_a_valid_api_key_first(anonymous) -> None:
     answer = await anonymous.post(CUSTOMERS, json=WENDY, headers={"Idempotency-Key": "k"})
     assert answer.status_code == 401
+
+
+async def age_every_key(app, by: timedelta, *, running: bool = False) -> None:
+    """Make the kept keys look older (and, with ``running``, still unanswered)."""
+    values = {"created": utcnow() - by, **({"status": None} if running else {})}
+    async with app.state.database.transaction() as session:
+        await session.execute(update(IdempotentRequest).values(**values))
+
+
+async def test_a_key_past_its_retention_is_a_new_request(app, client) -> None:
+    headers = {"Idempotency-Key": "old"}
+    assert (await client.post(CUSTOMERS, json=WENDY, headers=headers)).status_code == 200
+    await age_every_key(app, timedelta(hours=25))
+    other = {**WENDY, "customerNumber": "C-LATER"}
+    again = await client.post(CUSTOMERS, json=other, headers=headers)
+    assert again.status_code == 200
+    assert "idempotent-replayed" not in again.headers
+    assert await customer_count(client) == 2
+
+
+async def test_a_claim_left_by_a_dead_server_is_taken_over(app, client) -> None:
+    headers = {"Idempotency-Key": "orphan"}
+    assert (await client.post(CUSTOMERS, json=WENDY, headers=headers)).status_code == 200
+    await age_every_key(app, timedelta(minutes=1), running=True)
+    busy = await client.post(CUSTOMERS, json=WENDY, headers=headers)
+    assert busy.status_code == 409  # as far as anyone can tell, it still runs
+    await age_every_key(app, timedelta(minutes=11), running=True)
+    other = {**WENDY, "customerNumber": "C-RETRIED"}
+    assert (await client.post(CUSTOMERS, json=other, headers=headers)).status_code == 200
