@@ -22,6 +22,42 @@ from customer_api.models import metadata
 POSTGRES_URL = os.environ.get("CUSTOMER_API_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
 
+# Marked slow, and left out by `pytest -m "not slow"` (the quick run, README: Development): the
+# contract fuzzing and the tests that start and stop real server, database or proxy processes.
+SLOW_MODULES = frozenset(
+    {
+        "tests/operations/test_contract.py",
+        "tests/operations/test_database_restart.py",
+        "tests/operations/test_isolation.py",
+    }
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: contract fuzzing and real processes; `-m 'not slow'` leaves them out"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.split("::")[0] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
+_first_place_of_skip: dict[str, tuple[str, int | None]] = {}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    """One summary line per skip reason, with its count, rather than one per skipped test."""
+    report = yield
+    if report.skipped and isinstance(report.longrepr, tuple) and len(report.longrepr) == 3:
+        path, line, reason = report.longrepr
+        path, line = _first_place_of_skip.setdefault(reason, (path, line))
+        report.longrepr = (path, line, reason)
+    return report
+
 
 @pytest.fixture(scope="session", params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
