@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with (
                 search_service.running_search(settings, app.state.database) as search,
-                webhooks_running.running_dispatcher(settings, app.state.database) as dispatcher,
+                webhooks_running.running_dispatcher(settings) as dispatcher,
             ):
                 app.state.search = search
                 app.state.webhook_dispatcher = dispatcher

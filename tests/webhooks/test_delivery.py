@@ -143,6 +143,6 @@ async def test_the_in_process_dispatcher_delivers_without_being_asked(
 
     settings = app.state.settings
     await subscribe(acme, receiver)
-    async with running_dispatcher(settings, app.state.database, in_process=True):
+    async with running_dispatcher(settings, in_process=True):
         await acme.client.post("/api/1/customer", json={"name": "Now"})
         await until(lambda: len(receiver.accepted()) == 1, None, seconds=5)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, delete, exists, or_, select, text, update
+from sqlalchemy import and_, delete, exists, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -102,7 +102,7 @@ class Dispatcher:
         self.wakeup = wakeup
         self._http = http
         self._owns_http = http is None
-        self._last_prune = 0.0
+        self._last_prune: float | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -141,14 +141,17 @@ class Dispatcher:
         return total
 
     async def _has_work(self) -> bool:
-        """One read, outside any transaction: an idle dispatcher never takes SQLite's write
-        lock, nor any lock beyond a statement's."""
+        """Reads outside any transaction, one table each: an idle dispatcher never takes
+        SQLite's write lock, nor holds a lock beyond a statement's."""
         unfanned = select(WebhookEvent.id).where(WebhookEvent.fanned_out.is_(False))
         due = select(WebhookDelivery.id).where(
             WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= utcnow()
         )
         async with self.database.reading() as session:
-            return bool(await session.scalar(select(or_(exists(unfanned), exists(due)))))
+            for statement in (unfanned, due):
+                if await session.scalar(statement.limit(1)) is not None:
+                    return True
+        return False
 
     async def _fan_out(self, session: AsyncSession) -> int:
         if session.get_bind().dialect.name == "postgresql":
@@ -366,6 +369,8 @@ class Dispatcher:
 
     async def _prune_now_and_then(self) -> None:
         loop = asyncio.get_running_loop()
+        if self._last_prune is None:  # not at start: a minute later, then hourly
+            self._last_prune = loop.time() - PRUNE_EVERY + 60
         if loop.time() - self._last_prune < PRUNE_EVERY:
             return
         self._last_prune = loop.time()

@@ -25,14 +25,19 @@ def policy_of(settings: Settings) -> Policy:
     )
 
 
+DISPATCHER_POOL_SIZE = 2
+
+
 @contextlib.asynccontextmanager
 async def running_dispatcher(
-    settings: Settings, database: Database, *, in_process: bool | None = None
+    settings: Settings, *, in_process: bool | None = None
 ) -> AsyncIterator[Dispatcher | None]:
-    """A dispatcher running beside the app, unless turned off."""
+    """A dispatcher running beside the app, unless turned off; with a small pool of its own, so
+    that deliveries and requests never wait for each other's connections."""
     if not (settings.webhook_dispatcher_in_process if in_process is None else in_process):
         yield None
         return
+    database = Database(settings.async_database_url, pool_size=DISPATCHER_POOL_SIZE)
     dispatcher = Dispatcher(database, policy_of(settings))
     stop = asyncio.Event()
     task = asyncio.create_task(dispatcher.run(stop), name="webhook-dispatcher")
@@ -42,3 +47,4 @@ async def running_dispatcher(
         stop.set()
         with contextlib.suppress(Exception):
             await task
+        await database.dispose()

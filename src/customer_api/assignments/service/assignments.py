@@ -14,7 +14,8 @@ from customer_api.assignments.errors import (
 )
 from customer_api.assignments.models import CustomerEmployee, Employee, Route, RouteVisit
 from customer_api.assignments.query import MomentFilter, Page
-from customer_api.assignments.service import customers, users
+from customer_api.assignments.schemas import AssignmentRead
+from customer_api.assignments.service import customers, events, users
 from customer_api.assignments.service.common import (
     Listing,
     counting,
@@ -144,7 +145,19 @@ async def create_assignment(
     )
     session.add(assignment)
     await flush(session, on_duplicate=AlreadyAssigned())
+    await _emit(session, assignment, "created", AssignmentRead.of(assignment))
     return assignment
+
+
+async def _emit(session: AsyncSession, assignment: CustomerEmployee, change: str, shown) -> None:
+    await events.emit(
+        session,
+        group_id=assignment.group_id,
+        channel="customerEmployee",
+        change=change,
+        resource_id=assignment.id,
+        shown=shown,
+    )
 
 
 async def update_assignment(
@@ -164,6 +177,7 @@ async def update_assignment(
     assignment.employee = employee
     assignment.modified = utcnow()
     await flush(session, on_duplicate=AlreadyAssigned())
+    await _emit(session, assignment, "updated", AssignmentRead.of(assignment))
     return assignment
 
 
@@ -173,6 +187,8 @@ async def delete_assignment(session: AsyncSession, *, assignment: CustomerEmploy
     references = f"{assignment.customer.customer_number}/{assignment.employee.reference}"
     await delete(session, assignment)
     await deletions.record(session, deletions.ASSIGNMENT, assignment, reference=references)
+    shown = {"id": assignment.id, "reference": references}
+    await _emit(session, assignment, "deleted", shown)
 
 
 async def on_route(session: AsyncSession, *, assignment: CustomerEmployee) -> bool:

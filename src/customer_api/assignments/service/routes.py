@@ -15,8 +15,8 @@ from customer_api.assignments.errors import (
 )
 from customer_api.assignments.models import CustomerEmployee, Employee, Route, RouteVisit
 from customer_api.assignments.query import MomentFilter, Page
-from customer_api.assignments.schemas import Key, RouteCreate, RouteUpdate
-from customer_api.assignments.service import users
+from customer_api.assignments.schemas import Key, RouteCreate, RouteRead, RouteUpdate
+from customer_api.assignments.service import events, users
 from customer_api.assignments.service.common import (
     Listing,
     can_exist,
@@ -110,7 +110,19 @@ async def create_route(session: AsyncSession, *, group_id: int, data: RouteCreat
     _set_stops(route, stops)
     session.add(route)
     await flush(session, on_duplicate=NotUnique())
+    await _emit(session, route, "created", RouteRead.of(route))
     return route
+
+
+async def _emit(session: AsyncSession, route: Route, change: str, shown) -> None:
+    await events.emit(
+        session,
+        group_id=route.group_id,
+        channel="route",
+        change=change,
+        resource_id=route.id,
+        shown=shown,
+    )
 
 
 async def update_route(session: AsyncSession, *, route: Route, data: RouteUpdate) -> Route:
@@ -132,6 +144,7 @@ async def update_route(session: AsyncSession, *, route: Route, data: RouteUpdate
     _set_stops(route, stops)
     route.modified = utcnow()
     await flush(session, on_duplicate=NotUnique())
+    await _emit(session, route, "updated", RouteRead.of(route))
     return route
 
 
@@ -139,6 +152,7 @@ async def delete_route(session: AsyncSession, *, route: Route) -> None:
     """Deleting a route frees its pairs: their assignments may then be moved or deleted."""
     await delete(session, route)
     await deletions.record(session, deletions.ROUTE, route, reference=route.reference)
+    await _emit(session, route, "deleted", {"id": route.id, "reference": route.reference})
 
 
 def _set_stops(route: Route, stops: Sequence[Customer]) -> None:

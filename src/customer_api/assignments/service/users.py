@@ -12,7 +12,8 @@ from customer_api.assignments.errors import (
 )
 from customer_api.assignments.models import CustomerEmployee, Employee, Route
 from customer_api.assignments.query import MomentFilter, Page
-from customer_api.assignments.schemas import Key, UserCreate, UserUpdate
+from customer_api.assignments.schemas import Key, UserCreate, UserRead, UserUpdate
+from customer_api.assignments.service import events
 from customer_api.assignments.service.common import (
     Listing,
     counting,
@@ -78,7 +79,19 @@ async def create_user(session: AsyncSession, *, group_id: int, data: UserCreate)
     await _check_reference_free(session, employee)
     session.add(employee)
     await flush(session, on_duplicate=NotUnique())
+    await _emit(session, employee, "created", UserRead.of(employee))
     return employee
+
+
+async def _emit(session: AsyncSession, employee: Employee, change: str, shown) -> None:
+    await events.emit(
+        session,
+        group_id=employee.group_id,
+        channel="user",
+        change=change,
+        resource_id=employee.id,
+        shown=shown,
+    )
 
 
 async def update_user(session: AsyncSession, *, employee: Employee, data: UserUpdate) -> Employee:
@@ -88,6 +101,7 @@ async def update_user(session: AsyncSession, *, employee: Employee, data: UserUp
     employee.modified = utcnow()
     await _check_reference_free(session, employee)
     await flush(session, on_duplicate=NotUnique())
+    await _emit(session, employee, "updated", UserRead.of(employee))
     return employee
 
 
@@ -99,6 +113,8 @@ async def delete_user(session: AsyncSession, *, employee: Employee) -> None:
         raise DeleteNotAuthorized("The user is assigned to routes")
     await delete(session, employee)
     await deletions.record(session, deletions.USER, employee, reference=employee.reference)
+    shown = {"id": employee.id, "reference": employee.reference}
+    await _emit(session, employee, "deleted", shown)
 
 
 async def _check_reference_free(session: AsyncSession, employee: Employee) -> None:

@@ -1,0 +1,67 @@
+"""Changes through /api/v1.0 (users, routes, customerEmployees) arrive as their events, with
+the representation that family answers with."""
+
+from customer_api.webhooks.dispatcher import Dispatcher
+from tests.assignments.conftest import V1, assign, make_customer, make_route, make_user
+from tests.conftest import Tenant
+from tests.webhooks.helpers import subscribe, until
+from tests.webhooks.receiver import Receiver
+
+
+async def test_users_routes_and_assignments(
+    acme: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    hook = await subscribe(acme, receiver, channels=["user", "route", "customerEmployee"])
+    client = acme.client
+    customer = await make_customer(client, "C-1")
+    user = await make_user(client, "U-1", firstName="Ann")
+    other = await make_user(client, "U-2")
+    changed_user = (await client.put(f"{V1}/users/{user['id']}", json={"lastName": "Lee"})).json()
+    assignment = await assign(client, user["id"], customer["id"])
+    route = await make_route(client, user["id"], [customer["id"]])
+    renamed = (await client.put(f"{V1}/routes/{route['id']}", json={"name": "North"})).json()
+    assert (await client.delete(f"{V1}/routes/{route['id']}")).status_code == 200
+    moved = await client.put(
+        f"{V1}/customerEmployees/{assignment['id']}",
+        json={"userId": other["id"], "customerId": customer["id"]},
+    )
+    assert moved.status_code == 201, moved.text
+    assert (await client.delete(f"{V1}/customerEmployees/{assignment['id']}")).status_code == 200
+    assert (await client.delete(f"{V1}/users/{user['id']}")).status_code == 200
+
+    expected = [
+        "user.created",
+        "user.created",
+        "user.updated",
+        "customerEmployee.created",
+        "route.created",
+        "route.updated",
+        "route.deleted",
+        "customerEmployee.updated",
+        "customerEmployee.deleted",
+        "user.deleted",
+    ]
+    await until(lambda: len(receiver.accepted()) >= len(expected), dispatcher)
+    await dispatcher.drain()
+    payloads = receiver.verified(hook["secret"])
+    assert sorted(p["type"] for p in payloads) == sorted(expected)
+    data = {}
+    for payload in payloads:  # different resources may arrive in any order
+        data.setdefault(payload["type"], []).append(payload["data"])
+    for items in data.values():
+        items.sort(key=lambda item: item["id"])
+    assert data["user.created"] == [user, other]
+    assert data["user.updated"] == [changed_user]
+    assert data["customerEmployee.created"] == [assignment]
+    assert data["customerEmployee.updated"] == [moved.json()]
+    assert data["route.created"] == [route]
+    assert data["route.updated"] == [renamed]
+    assert data["route.deleted"] == [{"id": route["id"], "reference": route["reference"]}]
+    assert data["user.deleted"] == [{"id": user["id"], "reference": "U-1"}]
+    assert data["customerEmployee.deleted"] == [{"id": assignment["id"], "reference": "C-1/U-2"}]
+    user_events = [
+        p["type"]
+        for p in payloads
+        if p["type"].startswith("user.") and p["data"]["id"] == user["id"]
+    ]
+    assert user_events == ["user.created", "user.updated", "user.deleted"]
