@@ -25,6 +25,7 @@ router = APIRouter(
     prefix="/api/1/webhook",
     tags=["webhooks"],
     dependencies=[Depends(current_principal), Depends(known_query_only)],
+    responses=error_responses(400),  # an unknown query parameter, on every operation
     strict_content_type=False,
 )
 WebhookId = Annotated[int, Path(ge=1, le=MAX_ID)]
