@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 import customer_api
 from customer_api import cli as cli_module
 from customer_api.config import get_settings
+from customer_api.core import startup
 from tests.live_server import KEY, free_port, live_server
 
 POSTGRES_URL = os.environ.get("CUSTOMER_API_TEST_DATABASE_URL")
@@ -209,3 +210,12 @@ def test_version_and_help_read_well(cli) -> None:
         assert "``" not in shown.stdout
     serve_help = cli("serve", "--help").stdout
     assert "[default: (CUSTOMER_API_PORT, else 8000)]" in " ".join(serve_help.split())
+
+
+def test_a_refused_connection_elsewhere_is_not_called_the_database_s() -> None:
+    """Only failures that came up through the database code are explained as the database's;
+    anything else keeps its traceback."""
+    try:
+        raise ConnectionRefusedError(111, "Connection refused")
+    except ConnectionRefusedError as exc:
+        assert startup.explain(exc, "postgresql://db/customers") is None

@@ -51,9 +51,24 @@ def explain(exc: BaseException, database_url: str) -> list[str] | None:
         return exc.lines
     if isinstance(exc, ValidationError) and exc.title == "Settings":
         return _settings_lines(exc)
-    if isinstance(exc, DBAPIError | OSError):
+    if isinstance(exc, DBAPIError) or (isinstance(exc, OSError) and _from_database(exc)):
         return _database_lines(exc, database_url)
     return None
+
+
+_DATABASE_CODE = ("/sqlalchemy/", "/asyncpg/", "/aiosqlite/", "/core/db.py")
+
+
+def _from_database(exc: BaseException) -> bool:
+    """Whether the error came up through the database code (a refused connection to another
+    service, such as Elasticsearch, is not the database's)."""
+    for cause in _causes(exc):
+        frame = cause.__traceback__
+        while frame is not None:
+            if any(part in frame.tb_frame.f_code.co_filename for part in _DATABASE_CODE):
+                return True
+            frame = frame.tb_next
+    return False
 
 
 def _settings_lines(exc: ValidationError) -> list[str]:
