@@ -107,7 +107,8 @@ def _migrate(settings: Settings, *, create: bool = True) -> None:
             )
         lines.append(
             "Run this in the folder where customer-api serve runs, or set"
-            " CUSTOMER_API_DATABASE_URL to its database; --new-database makes a new one here."
+            " CUSTOMER_API_DATABASE_URL to its database (keys create --new-database makes a new"
+            " one here)."
         )
         raise startup.StartupFailure(*lines)
     migrations.upgrade(settings.database_url)
