@@ -15,12 +15,13 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import and_, delete, exists, select, text, update
+from sqlalchemy import and_, delete, exists, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -46,6 +47,8 @@ LEASE = timedelta(seconds=30)
 """How long a claimed delivery is left to its dispatcher: longer than any request can take."""
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 200
+LINGER = 0.01
+"""Seconds a woken dispatcher waits before its round, gathering the events committed meanwhile."""
 KEEP_FINISHED = timedelta(days=7)
 PRUNE_EVERY = 3600.0
 _FAN_OUT_LOCK = 7_402_113_001  # pg_try_advisory_xact_lock key: one fan-out at a time
@@ -121,8 +124,7 @@ class Dispatcher:
             return result
         answers = await asyncio.gather(*(self._attempt(c) for c in claimed))
         async with self.database.transaction() as session:
-            for item, answer in zip(claimed, answers, strict=True):
-                await self._settle(session, item, answer)
+            await self._settle_all(session, claimed, answers)
         result.delivered = sum(1 for a in answers if a.ok)
         result.failed = len(answers) - result.delivered
         return result
@@ -154,6 +156,8 @@ class Dispatcher:
         return False
 
     async def _fan_out(self, session: AsyncSession) -> int:
+        """Deliveries for the events not fanned out yet (Core statements: a round may carry
+        hundreds)."""
         if session.get_bind().dialect.name == "postgresql":
             locked = await session.scalar(
                 text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _FAN_OUT_LOCK}
@@ -161,8 +165,15 @@ class Dispatcher:
             if not locked:
                 return 0
         events = (
-            await session.scalars(
-                select(WebhookEvent)
+            await session.execute(
+                select(
+                    WebhookEvent.id,
+                    WebhookEvent.group_id,
+                    WebhookEvent.type,
+                    WebhookEvent.channel,
+                    WebhookEvent.resource,
+                    WebhookEvent.created,
+                )
                 .where(WebhookEvent.fanned_out.is_(False))
                 .order_by(WebhookEvent.id)
                 .limit(FAN_OUT_BATCH)
@@ -170,41 +181,51 @@ class Dispatcher:
         ).all()
         if not events:
             return 0
-        groups = {event.group_id for event in events}
         subscriptions = (
-            await session.scalars(
-                select(WebhookSubscription).where(
-                    WebhookSubscription.group_id.in_(groups),
+            await session.execute(
+                select(
+                    WebhookSubscription.id,
+                    WebhookSubscription.group_id,
+                    WebhookSubscription.channels,
+                    WebhookSubscription.event_type_filter,
+                    WebhookSubscription.created,
+                ).where(
+                    WebhookSubscription.group_id.in_({event.group_id for event in events}),
                     WebhookSubscription.active.is_(True),
                 )
             )
         ).all()
         now = utcnow()
-        unwanted = []
+        deliveries, unwanted = [], []
         for event in events:
-            event.fanned_out = True
             wanted = [
-                s
+                s.id
                 for s in subscriptions
                 if s.group_id == event.group_id
                 and s.created <= event.created
                 and filters.wants(s.channels, s.event_type_filter, event.channel, event.type)
             ]
-            for subscription in wanted:
-                session.add(
-                    WebhookDelivery(
-                        subscription_id=subscription.id,
-                        event_id=event.id,
-                        resource=event.resource,
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=now,
-                        created=now,
-                    )
-                )
+            deliveries.extend(
+                {
+                    "subscription_id": subscription_id,
+                    "event_id": event.id,
+                    "resource": event.resource,
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created": now,
+                }
+                for subscription_id in wanted
+            )
             if not wanted:
                 unwanted.append(event.id)
-        await session.flush()
+        if deliveries:
+            await session.execute(insert(WebhookDelivery), deliveries)
+        await session.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.id.in_([event.id for event in events]))
+            .values(fanned_out=True)
+        )
         if unwanted:
             await session.execute(delete(WebhookEvent).where(WebhookEvent.id.in_(unwanted)))
         return len(events)
@@ -213,7 +234,18 @@ class Dispatcher:
         now = utcnow()
         earlier = aliased(WebhookDelivery)
         statement = (
-            select(WebhookDelivery, WebhookSubscription, WebhookEvent)
+            select(
+                WebhookDelivery.id.label("delivery_id"),
+                WebhookDelivery.attempts,
+                WebhookSubscription.id.label("subscription_id"),
+                WebhookSubscription.url,
+                WebhookSubscription.secret,
+                WebhookSubscription.previous_secret,
+                WebhookSubscription.previous_secret_until,
+                WebhookEvent.message_id,
+                WebhookEvent.body,
+            )
+            .select_from(WebhookDelivery)
             .join(WebhookSubscription, WebhookSubscription.id == WebhookDelivery.subscription_id)
             .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
             .where(
@@ -240,21 +272,21 @@ class Dispatcher:
         leased_until = now + self.policy.lease
         await session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.id.in_([row[0].id for row in rows]))
+            .where(WebhookDelivery.id.in_([row.delivery_id for row in rows]))
             .values(next_attempt_at=leased_until)
             .execution_options(synchronize_session=False)
         )
         return [
             Claimed(
-                delivery_id=delivery.id,
-                subscription_id=subscription.id,
-                url=subscription.url,
-                secrets=secrets_in_use(subscription, now),
-                message_id=event.message_id,
-                body=event.body.encode(),
-                attempts=delivery.attempts,
+                delivery_id=row.delivery_id,
+                subscription_id=row.subscription_id,
+                url=row.url,
+                secrets=secrets_in_use(row, now),
+                message_id=row.message_id,
+                body=row.body.encode(),
+                attempts=row.attempts,
             )
-            for delivery, subscription, event in rows
+            for row in rows
         ]
 
     async def _attempt(self, claimed: Claimed) -> Answer:
@@ -283,8 +315,49 @@ class Dispatcher:
             )
         return answer
 
-    async def _settle(self, session: AsyncSession, claimed: Claimed, answer: Answer) -> None:
+    async def _settle_all(
+        self, session: AsyncSession, claimed: Sequence[Claimed], answers: Sequence[Answer]
+    ) -> None:
+        """The successes in one statement per status code; failures one by one (rare)."""
         now = utcnow()
+        succeeded: dict[int, list[Claimed]] = defaultdict(list)
+        for item, answer in zip(claimed, answers, strict=True):
+            if answer.ok:
+                succeeded[answer.status or 200].append(item)
+            else:
+                await self._settle_failure(session, item, answer, now)
+        for status, items in succeeded.items():
+            await session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id.in_([item.delivery_id for item in items]),
+                    WebhookDelivery.status == "pending",
+                )
+                .values(
+                    status="delivered",
+                    attempts=WebhookDelivery.attempts + 1,
+                    last_attempt_at=now,
+                    finished=now,
+                    response_status=status,
+                    last_error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        recovered = {item.subscription_id for items in succeeded.values() for item in items}
+        if recovered:
+            await session.execute(
+                update(WebhookSubscription)
+                .where(
+                    WebhookSubscription.id.in_(recovered),
+                    WebhookSubscription.failures_in_a_row > 0,
+                )
+                .values(failures_in_a_row=0, failing_since=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def _settle_failure(
+        self, session: AsyncSession, claimed: Claimed, answer: Answer, now: datetime
+    ) -> None:
         delivery = await session.get(WebhookDelivery, claimed.delivery_id)
         subscription = await session.get(WebhookSubscription, claimed.subscription_id)
         if delivery is None or subscription is None or delivery.status != "pending":
@@ -292,13 +365,6 @@ class Dispatcher:
         delivery.attempts += 1
         delivery.last_attempt_at = now
         delivery.response_status = answer.status
-        if answer.ok:
-            delivery.status = "delivered"
-            delivery.finished = now
-            delivery.last_error = None
-            subscription.failures_in_a_row = 0
-            subscription.failing_since = None
-            return
         delivery.last_error = (answer.error or f"HTTP {answer.status}")[:500]
         delay = self.policy.retry_delay(delivery.attempts)
         if delay is None:
@@ -344,11 +410,10 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set: rounds while there is work, else asleep until an event
         commits (or the poll period passes: retries falling due)."""
-        wakeup = self.wakeup or Wakeup(_poll_seconds(self.database))
+        wakeup = self.wakeup or Wakeup()
         failures = 0
         try:
             while not stop.is_set():
-                await wakeup.listen(self.database)
                 await self._prune_now_and_then()
                 try:
                     result = await self.run_once()
@@ -361,8 +426,10 @@ class Dispatcher:
                     continue
                 if not result.claimed and not result.fanned_out:
                     await wakeup.wait(stop)
+                    # Let the changes committing together arrive: one round sends them all.
+                    await asyncio.sleep(LINGER)
         finally:
-            await wakeup.close()
+            wakeup.close()
             if self._owns_http and self._http is not None:
                 await self._http.aclose()
                 self._http = None
@@ -378,7 +445,3 @@ class Dispatcher:
             await self.prune()
         except Exception:
             logger.warning("webhook deliveries not pruned", exc_info=True)
-
-
-def _poll_seconds(database: Database) -> float:
-    return 1.0

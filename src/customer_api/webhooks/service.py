@@ -168,7 +168,8 @@ async def rotate_secret(
     return subscription
 
 
-def secrets_in_use(subscription: WebhookSubscription, now: datetime) -> list[str]:
+def secrets_in_use(subscription: Any, now: datetime) -> list[str]:
+    """The secrets that sign now (``subscription``: the model, or a row with its columns)."""
     used = [subscription.secret]
     if subscription.previous_secret and (subscription.previous_secret_until or now) > now:
         used.append(subscription.previous_secret)
