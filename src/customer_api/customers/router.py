@@ -3,7 +3,8 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
+from pydantic import WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.auth.dependencies import CurrentPrincipal, current_principal
@@ -57,6 +58,19 @@ DOCUMENTED_EXAMPLE = Body(
     }
 )
 NewCustomerBody = Annotated[CustomerCreate, DOCUMENTED_EXAMPLE]
+# The id or the UUID, as documented (anything else is simply no such customer: 404); told so in
+# the document, so that "search" or "deleted" are not read as ids.
+CustomerRef = Annotated[
+    str,
+    Path(description="The customer's integer id or its UUID."),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([0-9]{1,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}"
+            "-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$",
+        }
+    ),
+]
 CustomerBody = Annotated[CustomerWrite, DOCUMENTED_EXAMPLE]
 
 
@@ -149,7 +163,7 @@ async def list_deleted_customers(
     responses=error_responses(404),
 )
 async def get_customer(
-    customer_id: str, principal: CurrentPrincipal, database: DatabaseDep
+    customer_id: CustomerRef, principal: CurrentPrincipal, database: DatabaseDep
 ) -> JsonResponse:
     return JsonResponse(
         await service.customer_detail(database, group_id=principal.group_id, ref=customer_id)
@@ -180,7 +194,7 @@ async def create_customer(
     responses=error_responses(404, 406, 409),
 )
 async def update_customer(
-    customer_id: str,
+    customer_id: CustomerRef,
     body: CustomerBody,
     request: Request,
     principal: CurrentPrincipal,
@@ -200,7 +214,7 @@ async def update_customer(
     responses={200: {"description": "Deleted"}, **error_responses(404)},
 )
 async def delete_customer(
-    customer_id: str, request: Request, principal: CurrentPrincipal, session: SessionDep
+    customer_id: CustomerRef, request: Request, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
     await _require_current(request, session, group_id=principal.group_id, ref=customer_id)
     await service.delete_customer(session, group_id=principal.group_id, ref=customer_id)

@@ -312,6 +312,7 @@ async def deleted_page(
     since = params.deleted_since()
     if since is None:
         return None
+    params.moments()  # the other date filters do not apply, but are still checked
     page = params.page()
     found = {"group_id": group_id, "resource": resource, "since": since}
     total = await deletions.count_deleted_since(session, **found, after=False)
