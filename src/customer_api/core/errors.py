@@ -287,7 +287,7 @@ def allowed_methods(request: Request) -> str | None:
     The router only knows the methods of the one route it tried, while a path such as
     ``/api/1/customer/{customer_id}`` is served by several.
     """
-    template = getattr(request.scope.get("route"), "path", None)
+    template = getattr(request.scope.get("route"), "path_format", None)
     operations = request.app.openapi().get("paths", {}).get(template)
     if not operations:
         return None

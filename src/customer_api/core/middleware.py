@@ -39,13 +39,13 @@ MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 def route_template(scope: Scope) -> str:
     """The template of the route that handled the request, or one label for no route."""
     route = scope.get("route")
-    if path := getattr(route, "path", None):
+    if path := getattr(route, "path_format", None):  # without convertors: the document's
         return path
     endpoint = scope.get("endpoint")
     if endpoint is not None:
         for candidate in scope["app"].routes:
             if endpoint in (getattr(candidate, "endpoint", None), getattr(candidate, "app", None)):
-                return candidate.path
+                return getattr(candidate, "path_format", candidate.path)
     return metrics.UNMATCHED_ROUTE
 
 

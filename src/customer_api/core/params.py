@@ -7,6 +7,7 @@ from fastapi import Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import WithJsonSchema
+from starlette.convertors import Convertor, register_url_convertor
 
 from customer_api.core.errors import InvalidParameter
 from customer_api.core.timestamps import MAX_EPOCH_MS, MIN_EPOCH_MS, parse_moment
@@ -89,3 +90,22 @@ async def known_query_only(request: Request) -> None:
             f"unknown query parameter{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)} "
             f"(this endpoint takes: {taken})."
         )
+
+
+class CustomerRefConvertor(Convertor[str]):
+    """A path segment that is a customer's id or UUID, and nothing else: so that
+    ``/customer/search`` with another method than GET is 405, not a customer called "search"."""
+
+    regex = (
+        "[0-9]{1,18}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    )
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+# Routes name it as ``{customer_id:customer_ref}``.
+register_url_convertor("customer_ref", CustomerRefConvertor())

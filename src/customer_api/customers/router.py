@@ -157,7 +157,7 @@ async def list_deleted_customers(
 
 
 @router.get(
-    "/{customer_id}",
+    "/{customer_id:customer_ref}",
     summary="Get a customer",
     response_model=CustomerDetail,
     responses=error_responses(404),
@@ -186,7 +186,7 @@ async def create_customer(
 
 
 @router.put(
-    "/{customer_id}",
+    "/{customer_id:customer_ref}",
     summary="Update or create a customer",
     description="Update an existing customer, or create it if it does not exist and the id is "
     "a UUID. Fields left out are left unchanged.",
@@ -208,7 +208,7 @@ async def update_customer(
 
 
 @router.delete(
-    "/{customer_id}",
+    "/{customer_id:customer_ref}",
     summary="Delete a customer",
     response_class=Response,
     responses={200: {"description": "Deleted"}, **error_responses(404)},
