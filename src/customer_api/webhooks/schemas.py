@@ -1,7 +1,7 @@
 """Subscriptions as clients send and read them, deliveries, and the event payloads (for the
 OpenAPI document)."""
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -11,7 +11,11 @@ from customer_api.webhooks.filters import EVENT_TYPES, PING, unframe_channels
 from customer_api.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 Channel = Literal["customer", "document", "customerEmployee", "user", "route"]
-Url = text_field(2000, min_length=1)
+Url = Annotated[
+    text_field(2000, min_length=1),
+    # No white space, NUL, credentials, or brackets (an IPv6 address: give a name for it).
+    Field(pattern=r"^https?://[^\s\x00/?#@\[\]]+([/?#][^\s\x00]*)?$"),
+]
 Filter = text_field(256)
 
 

@@ -62,7 +62,10 @@ async def get_subscription(
 def check_url(url: str, allowed: Networks) -> str:
     """An absolute http(s) URL; one naming a private address outright is refused here already
     (names are checked at every delivery, after resolution)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unbalanced "[" of an IPv6 address
+        raise InvalidBody("url: give an absolute http:// or https:// URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidBody("url: give an absolute http:// or https:// URL.")
     if parts.username or parts.password:
