@@ -38,15 +38,23 @@ MULTIPART_OVERHEAD_BYTES = 1024 * 1024
 
 def route_template(scope: Scope) -> str:
     """The template of the route that handled the request, or one label for no route."""
-    route = scope.get("route")
-    if path := getattr(route, "path_format", None):  # without convertors: the document's
+    if path := _template(scope.get("route")):
         return path
     endpoint = scope.get("endpoint")
     if endpoint is not None:
         for candidate in scope["app"].routes:
             if endpoint in (getattr(candidate, "endpoint", None), getattr(candidate, "app", None)):
-                return getattr(candidate, "path_format", candidate.path)
+                return _template(candidate) or metrics.UNMATCHED_ROUTE
     return metrics.UNMATCHED_ROUTE
+
+
+def _template(route: object) -> str | None:
+    """A route's path as the document writes it: ``{customer_id}``, not the path's own
+    ``{customer_id:customer_ref}``; a mount's path as mounted."""
+    path = getattr(route, "path", None)
+    if path and ":" in path:
+        return getattr(route, "path_format", path)
+    return path
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
