@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from customer_api.core.db import Database
+from customer_api.core.waiting import until_set
 
 logger = logging.getLogger("customer_api.search.wakeup")
 
@@ -43,17 +44,7 @@ class Wakeup:
 
     async def wait(self, stop: asyncio.Event) -> None:
         """Until woken, stopped, or the safety net's period passed."""
-        if not self._event.is_set():
-            waiters = [
-                asyncio.ensure_future(self._event.wait()),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            _, pending = await asyncio.wait(
-                waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in pending:
-                waiter.cancel()
-        self._event.clear()
+        await until_set(self._event, stop, seconds=self.poll_seconds)
 
     async def listen(self, database: Database) -> None:
         """LISTEN on Postgres, on a connection of its own (not one of the pool's); again after

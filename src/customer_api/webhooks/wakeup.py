@@ -13,6 +13,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from customer_api.core.waiting import until_set
+
 WRITTEN_KEY = "customer_api.webhooks.event_written"
 POLL_SECONDS = 0.1
 _local: set["Wakeup"] = set()
@@ -40,17 +42,7 @@ class Wakeup:
 
     async def wait(self, stop: asyncio.Event) -> None:
         """Until woken, stopped, or the poll period passed."""
-        if not self._event.is_set():
-            waiters = [
-                asyncio.ensure_future(self._event.wait()),
-                asyncio.ensure_future(stop.wait()),
-            ]
-            _, pending = await asyncio.wait(
-                waiters, timeout=self.poll_seconds, return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in pending:
-                waiter.cancel()
-        self._event.clear()
+        await until_set(self._event, stop, seconds=self.poll_seconds)
 
     def close(self) -> None:
         _local.discard(self)
