@@ -392,7 +392,10 @@ async def test_search_is_not_a_customer_id(client, settle) -> None:
     await create(client, "Wendy")
     await settle()
     assert (await client.get("/api/1/customer/search", params={"q": "wendy"})).status_code == 200
-    assert (await client.put("/api/1/customer/search", json={"name": "x"})).status_code == 404
+    # /customer/search answers GET only: a PUT is told so, never taken for a customer's id.
+    put = await client.put("/api/1/customer/search", json={"name": "x"})
+    assert put.status_code == 405
+    assert put.headers["allow"] == "GET"
 
 
 async def test_constant_statements_whatever_the_result_size(client, settle, count_statements):
