@@ -308,6 +308,16 @@ def unparsable_body(exc: StarletteHTTPException) -> RequestValidationError | Non
     return RequestValidationError([{**error, "ctx": {"error": reason}}])
 
 
+# The codes of the framework's own refusals (no route, wrong method, the body caps' and
+# timeouts' refusals), in either family's body.
+HTTP_ERROR_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -325,13 +335,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if malformed := unparsable_body(exc):
             return await _validation(request, malformed)
-        codes = {
-            404: "not_found",
-            405: "method_not_allowed",
-            408: "request_timeout",
-            413: "payload_too_large",
-        }
-        code = codes.get(exc.status_code, "http_error")
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
         message = {404: "No such resource.", 405: "Method not allowed on this resource."}.get(
             exc.status_code, str(exc.detail)
         )

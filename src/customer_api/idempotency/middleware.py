@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_api.auth.dependencies import KEYED_PREFIXES, current_principal
-from customer_api.core.errors import ApiError, error_body, unavailable_error
+from customer_api.core.errors import HTTP_ERROR_CODES, ApiError, error_body, unavailable_error
 from customer_api.core.responses import JsonResponse
 from customer_api.idempotency.service import Kept, KeyStore
 
@@ -188,10 +188,8 @@ def _http_error(exc: BaseException) -> ApiError | None:
     """The body caps' and timeouts' refusals, raised while the body is read here."""
     if not isinstance(exc, HTTPException):
         return None
-    codes = {408: "request_timeout", 413: "payload_too_large"}
-    error = ApiError(
-        str(exc.detail), code=codes.get(exc.status_code, "http_error"), status_code=exc.status_code
-    )
+    code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+    error = ApiError(str(exc.detail), code=code, status_code=exc.status_code)
     error.headers = exc.headers
     return error
 
