@@ -13,6 +13,7 @@ import hashlib
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_api.core.errors import ApiError
+from customer_api.core.middleware import header_value
 
 
 class PreconditionFailed(ApiError):
@@ -72,7 +73,7 @@ class EntityTagMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        if_none_match = _header(scope, b"if-none-match") if scope["method"] == "GET" else None
+        if_none_match = header_value(scope, b"if-none-match") if scope["method"] == "GET" else None
         start: Message | None = None
 
         async def tagging_send(message: Message) -> None:
@@ -98,13 +99,6 @@ class EntityTagMiddleware:
             await send(message)
 
         await self.app(scope, receive, tagging_send)
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 def _is_json_success(start: Message) -> bool:

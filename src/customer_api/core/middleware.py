@@ -57,7 +57,8 @@ def _template(route: object) -> str | None:
     return path
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The value of a request header (``name`` in lower case), or None."""
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
             return value.decode("latin-1")
@@ -80,7 +81,7 @@ class RequestObservabilityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = clean_request_id(_header(scope, b"x-request-id")) or new_request_id()
+        request_id = clean_request_id(header_value(scope, b"x-request-id")) or new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status: int | None = None
@@ -174,7 +175,7 @@ class BodyLimitMiddleware:
 
 
 def _guarded(receive: Receive, scope: Scope, limit: int, *, upload: bool, idle: float) -> Receive:
-    declared = _header(scope, b"content-length") or ""
+    declared = header_value(scope, b"content-length") or ""
     received = 0
     complete = False
 
