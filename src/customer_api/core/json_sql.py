@@ -34,6 +34,12 @@ def json_array(
     return select(type_coerce(aggregate, JSON)).select_from(source).where(where).scalar_subquery()
 
 
+def json_object(fields: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any]:
+    """A JSON object built by Postgres (``json_build_object``), its keys in the order given."""
+    pairs = [part for name, value in fields.items() for part in (_json_key(name), value)]
+    return func.json_build_object(*pairs)
+
+
 def _json_key(name: str) -> ColumnElement[str]:
     if not name.isidentifier():
         raise ValueError(f"not a field name: {name!r}")

@@ -8,7 +8,24 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import ARRAY, Boolean, Select, String, Uuid, bindparam, func, insert, select, true
+from sqlalchemy import (
+    ARRAY,
+    CTE,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Select,
+    String,
+    Uuid,
+    bindparam,
+    extract,
+    func,
+    insert,
+    literal_column,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -16,7 +33,13 @@ from sqlalchemy.orm import selectinload
 from customer_api.core.db import Database
 from customer_api.core.errors import Conflict, NotFound, unique_violation
 from customer_api.core.identifiers import parse_id_or_uuid
-from customer_api.core.json_sql import decode_bool, decode_datetime, decode_uuid, json_array
+from customer_api.core.json_sql import (
+    decode_bool,
+    decode_datetime,
+    decode_uuid,
+    json_array,
+    json_object,
+)
 from customer_api.core.schemas import JsonObject
 from customer_api.core.timestamps import to_epoch_ms, utcnow
 from customer_api.customers.models import Customer, CustomerProject
@@ -231,11 +254,11 @@ async def add_customer(
 async def insert_customer(
     database: Database, *, search: SearchBackend, group_id: int, data: CustomerWrite
 ) -> JsonObject | None:
-    """Create a customer with its projects and its search entry in one statement (atomic on its
-    own: no transaction round trips), answering its detail representation; None when that
-    cannot be done here (not Postgres, documents given, or a search backend that must be kept
-    otherwise, or a webhook listening to the group's customers: the statement then inserts
-    nothing), and ``create_customer`` does it instead, writing the event too."""
+    """Create a customer with its projects, its search entry and (when a webhook listens) its
+    ``customer.created`` event in one statement (atomic on its own: no transaction round
+    trips), answering its detail representation; None when that cannot be done here (not
+    Postgres, documents given, or a search backend that must be kept otherwise), and
+    ``create_customer`` does it instead."""
     statement = _insert_statement(database.dialect, search)
     if statement is None or data.documents:
         return None
@@ -255,14 +278,15 @@ async def insert_customer(
             project_names=[project["name"] for project in projects],
             project_actives=[project["active"] for project in projects],
             **search.index_new_parameters(document),
+            **webhooks.event_parameters(),
         )
     except Exception as exc:
         if violated := unique_violation(exc):
             raise _taken(violated, values["customer_number"]) from exc
         raise
-    if not rows:
-        return None
     row = rows[0]
+    if row["events_written"]:
+        webhooks.events_committed()
     return detail_json(row, _projects(row["projects"]), [])
 
 
@@ -293,16 +317,7 @@ def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None
         return None
     customers, projects = Customer.__table__, CustomerProject.__table__
     values = {name: bindparam(name, type_=customers.c[name].type) for name in _WRITABLE_COLUMNS}
-    # Nothing when a webhook listens: its event needs the representation, made by the ORM path.
-    unheard = select(*values.values()).where(
-        ~webhooks.listening(group_id=values["group_id"], channel="customer")
-    )
-    new_customer = (
-        insert(customers)
-        .from_select(list(values), unheard)
-        .returning(*customers.c)
-        .cte("new_customer")
-    )
+    new_customer = insert(customers).values(values).returning(*customers.c).cte("new_customer")
     index = search.index_new(new_customer)
     if index is None:
         return None
@@ -328,9 +343,58 @@ def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None
     )
     fields = {name: new_projects.c[name] for name in ("id", "uuid", "name", "active")}
     project_array = json_array(dialect, fields, source=new_projects, where=true())
-    return select(*new_customer.c, project_array.label("projects")).add_cte(
-        index.cte("new_search_entry")
+    new_event = webhooks.emit_from(
+        new_customer,
+        group_id=new_customer.c.group_id,
+        channel="customer",
+        change="created",
+        resource_id=new_customer.c.id,
+        data=_new_detail_json(new_customer, new_projects),
+    ).cte("new_event")
+    events = webhooks.notified_count(new_event)
+    return select(
+        *new_customer.c, project_array.label("projects"), events.label("events_written")
+    ).add_cte(index.cte("new_search_entry"))
+
+
+def _new_detail_json(customer: CTE, projects: CTE) -> ColumnElement[Any]:
+    """The detail representation of a customer the statement creates (what ``detail_json``
+    makes of the row it returns), built by Postgres for the event written beside it."""
+    fields = {name: projects.c[name] for name in ("id", "uuid", "name", "active")}
+    project_array = (
+        select(
+            func.coalesce(
+                func.json_agg(aggregate_order_by(json_object(fields), projects.c.id)),
+                literal_column("'[]'::json"),
+            )
+        )
+        .select_from(projects)
+        .scalar_subquery()
     )
+    column = customer.c
+    return json_object(
+        {
+            **{key: column[name] for key, name in _DETAIL_COLUMNS.items()},
+            "customerProjects": project_array,
+            "created": _epoch_ms(column.created),
+            "modified": _epoch_ms(column.modified),
+            "documents": literal_column("'[]'::json"),
+        }
+    )
+
+
+def _epoch_ms(moment: ColumnElement[Any]) -> ColumnElement[int]:
+    return (extract("epoch", moment) * literal_column("1000")).cast(BigInteger)
+
+
+_DETAIL_COLUMNS = {
+    "id": "id", "uuid": "uuid", "name": "name", "customerNumber": "customer_number",
+    "organizationNumber": "organization_number", "email": "email", "phone": "phone",
+    "mobile": "mobile", "address": "address", "postalCode": "postal_code", "city": "city",
+    "country": "country", "latitude": "latitude", "longitude": "longitude", "notes": "notes",
+    "organization": "organization", "active": "active",
+}  # fmt: skip
+"""The representation's keys, in its order, and the columns they show (``customer_json``)."""
 
 
 async def create_customer(

@@ -414,6 +414,7 @@ class Dispatcher:
         failures = 0
         try:
             while not stop.is_set():
+                await wakeup.listen(self.database)
                 await self._prune_now_and_then()
                 try:
                     result = await self.run_once()
@@ -429,7 +430,7 @@ class Dispatcher:
                     # Let the changes committing together arrive: one round sends them all.
                     await asyncio.sleep(LINGER)
         finally:
-            wakeup.close()
+            await wakeup.close()
             if self._owns_http and self._http is not None:
                 await self._http.aclose()
                 self._http = None

@@ -13,9 +13,18 @@ from urllib.parse import urlsplit
 
 import orjson
 from sqlalchemy import (
+    CTE,
+    ColumnElement,
     Exists,
+    FromClause,
+    Insert,
     Select,
+    String,
+    Text,
+    bindparam,
+    cast,
     exists,
+    false,
     func,
     insert,
     literal,
@@ -27,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from customer_api.core.errors import InvalidBody, NotFound
 from customer_api.core.identifiers import MAX_ID
+from customer_api.core.json_sql import json_object
 from customer_api.core.timestamps import utcnow
 from customer_api.webhooks import filters, signing, wakeup
 from customer_api.webhooks.models import WebhookDelivery, WebhookEvent, WebhookSubscription
@@ -185,12 +195,16 @@ def _payload(
     """The Standard Webhooks payload: type, timestamp and data, with the event's id and group."""
     body = {
         "type": event_type,
-        "timestamp": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": _timestamp(now),
         "id": message_id,
         "groupId": group_id,
         "data": data,
     }
     return orjson.dumps(body).decode()
+
+
+def _timestamp(now: datetime) -> str:
+    return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _new_message_id() -> str:
@@ -244,6 +258,75 @@ async def emit(
     result = await session.execute(insert(WebhookEvent).from_select(list(values), source))
     if result.rowcount:
         await wakeup.event_written(session)
+
+
+def event_parameters() -> dict[str, Any]:
+    """The parameters of a statement holding ``emit_from``: a new message id and the time."""
+    now = utcnow()
+    return {
+        "event_message_id": _new_message_id(),
+        "event_timestamp": _timestamp(now),
+        "event_created": now,
+    }
+
+
+def emit_from(
+    source: FromClause,
+    *,
+    group_id: ColumnElement[int],
+    channel: str,
+    change: str,
+    resource_id: ColumnElement[Any],
+    data: ColumnElement[Any],
+) -> Insert:
+    """``emit`` as part of a statement (Postgres): the outbox row of a change that the same
+    statement makes, with ``data`` (a JSON expression over ``source``) as its representation.
+    It inserts nothing when no active subscription of the group listens on the channel, and
+    returns the event's id (so a caller can tell whether one was written). Its parameters come
+    from ``event_parameters()``."""
+    event_type = _constant(f"{channel}.{change}")
+    message_id = bindparam("event_message_id", type_=String)
+    payload = json_object(
+        {
+            "type": event_type,
+            "timestamp": bindparam("event_timestamp", type_=String),
+            "id": message_id,
+            "groupId": group_id,
+            "data": data,
+        }
+    )
+    row = select(
+        group_id,
+        message_id,
+        event_type,
+        _constant(channel),
+        _constant(f"{channel}:") + cast(resource_id, String),
+        cast(payload, Text),
+        false(),
+        bindparam("event_created", type_=WebhookEvent.__table__.c.created.type),
+    ).select_from(source)
+    row = row.where(listening(group_id=group_id, channel=channel))
+    columns = ["group_id", "message_id", "type", "channel", "resource", "body", "fanned_out"]
+    return insert(WebhookEvent).from_select([*columns, "created"], row).returning(WebhookEvent.id)
+
+
+def notified_count(new_events: CTE) -> ColumnElement[int]:
+    """How many events a statement holding ``emit_from`` (as the CTE ``new_events``) wrote;
+    other processes' dispatchers are notified at its commit when there was one."""
+    return wakeup.notified_count(new_events)
+
+
+def events_committed() -> None:
+    """After such a statement (committed on its own) wrote an event: wake this process's
+    dispatchers."""
+    wakeup.wake_local()
+
+
+def _constant(text: str) -> ColumnElement[str]:
+    """A constant of the code (a channel, an event type) inline in a statement."""
+    if not text.replace(".", "").replace(":", "").isalnum():
+        raise ValueError(f"not a channel or event type: {text!r}")
+    return literal_column(f"'{text}'", String)
 
 
 async def ping(session: AsyncSession, subscription: WebhookSubscription) -> str:
