@@ -65,3 +65,40 @@ async def test_users_routes_and_assignments(
         if p["type"].startswith("user.") and p["data"]["id"] == user["id"]
     ]
     assert user_events == ["user.created", "user.updated", "user.deleted"]
+
+
+async def test_a_deleted_customer_takes_its_assignment_and_route_stops_along(
+    acme: Tenant, receiver: Receiver, dispatcher: Dispatcher
+) -> None:
+    client = acme.client
+    gone, kept, other = [await make_customer(client, f"C-{n}") for n in (1, 2, 3)]
+    user = await make_user(client, "U-1")
+    assignment = await assign(client, user["id"], gone["id"])
+    untouched = await assign(client, user["id"], kept["id"])
+    await assign(client, user["id"], other["id"])
+    north = await make_route(client, user["id"], [kept["id"], gone["id"], other["id"]])
+    south = await make_route(client, user["id"], [gone["id"]], name="South")
+    elsewhere = await make_route(client, user["id"], [kept["id"]], name="West")
+    hook = await subscribe(acme, receiver, channels=["customer", "route", "customerEmployee"])
+
+    assert (await client.delete(f"/api/1/customer/{gone['id']}")).status_code == 200
+
+    await until(lambda: len(receiver.accepted()) >= 4, dispatcher)
+    await dispatcher.drain()
+    payloads = receiver.verified(hook["secret"])
+    assert sorted(p["type"] for p in payloads) == [
+        "customer.deleted",
+        "customerEmployee.deleted",
+        "route.updated",
+        "route.updated",
+    ]
+    data = {}
+    for payload in payloads:
+        data.setdefault(payload["type"], []).append(payload["data"])
+    assert data["customerEmployee.deleted"] == [{"id": assignment["id"], "reference": "C-1/U-1"}]
+    routes = sorted(data["route.updated"], key=lambda route: route["id"])
+    assert routes == [(await client.get(f"{V1}/routes/{r['id']}")).json() for r in (north, south)]
+    assert [route["customerIds"] for route in routes] == [[kept["id"], other["id"]], []]
+    assert routes[0]["lastUpdated"] >= north["lastUpdated"]
+    assert (await client.get(f"{V1}/routes/{elsewhere['id']}")).json() == elsewhere
+    assert (await client.get(f"{V1}/customerEmployees/{untouched['id']}")).json() == untouched

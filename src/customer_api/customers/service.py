@@ -1,7 +1,7 @@
 """The customer logic: listing, reading, writing and deleting a group's customers."""
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
 from types import SimpleNamespace
@@ -405,11 +405,12 @@ async def create_customer(
     customer = Customer(group_id=group_id, uuid=uuid or uuid4(), created=now, modified=now)
     customer.projects = []
     customer.document_links = []
-    await _apply_changes(session, customer, data)
+    links = await _apply_changes(session, customer, data)
     session.add(customer)
     await _flush(session, customer)
     await customer_changed(session, customer)
     await _emit(session, customer, "created")
+    await _emit_links(session, customer, links)
     return customer
 
 
@@ -436,18 +437,41 @@ async def update_customer(
             return await create_customer(session, group_id=group_id, data=data, uuid=key)
         hint = " To create it with this UUID, give a name." if isinstance(key, UUID) else ""
         raise NotFound(f"No customer with id {ref!r}.{hint}")
-    await _apply_changes(session, customer, data)
+    links = await _apply_changes(session, customer, data)
     customer.modified = utcnow()
     await _flush(session, customer)
     await customer_changed(session, customer)
     await _emit(session, customer, "updated")
+    await _emit_links(session, customer, links)
     return customer
+
+
+async def _emit_links(
+    session: AsyncSession, customer: Customer, links: documents_service.LinkChanges | None
+) -> None:
+    if links is not None:
+        await documents_service.emit_link_changes(session, customer, links)
+
+
+CustomerHook = Callable[[AsyncSession, Customer], Awaitable[None]]
+_before_delete: list[CustomerHook] = []
+
+
+def before_delete(hook: CustomerHook) -> CustomerHook:
+    """Register what a domain referring to customers does, in a customer's deletion, before
+    its rows that the database deletes with the customer go (their events): this package
+    knows no such domain."""
+    _before_delete.append(hook)
+    return hook
 
 
 async def delete_customer(session: AsyncSession, *, group_id: int, ref: str) -> None:
     """Delete the customer, leaving tombstones for it and for its assignment (which the
-    database deletes with it)."""
+    database deletes with it), and the events of what goes with it."""
     customer = await get_customer(session, group_id=group_id, ref=ref)
+    for hook in _before_delete:
+        await hook(session, customer)
+    await documents_service.customer_deleted(session, customer)
     number = customer.customer_number
     await deletions.record(
         session, deletions.CUSTOMER, customer, uuid=str(customer.uuid), reference=number
@@ -474,14 +498,18 @@ async def delete_customer(session: AsyncSession, *, group_id: int, ref: str) -> 
     )
 
 
-async def _apply_changes(session: AsyncSession, customer: Customer, data: CustomerWrite) -> None:
+async def _apply_changes(
+    session: AsyncSession, customer: Customer, data: CustomerWrite
+) -> documents_service.LinkChanges | None:
+    """The given fields, projects and documents; what changed in the documents, if given."""
     _apply_fields(customer, data)
     if data.customer_projects is not None:
         _reconcile_projects(customer, data.customer_projects)
-    if data.documents is not None:
-        await documents_service.set_customer_documents(
-            session, group_id=customer.group_id, customer=customer, items=data.documents
-        )
+    if data.documents is None:
+        return None
+    return await documents_service.set_customer_documents(
+        session, group_id=customer.group_id, customer=customer, items=data.documents
+    )
 
 
 def _apply_fields(customer: Customer, data: CustomerWrite) -> None:

@@ -4,6 +4,7 @@ document is attached to."""
 import mimetypes
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -140,13 +141,23 @@ async def update_document(
     return document
 
 
+@dataclass
+class LinkChanges:
+    """What setting a customer's documents did: the events to write once it is flushed."""
+
+    created: list[Document] = field(default_factory=list)
+    attached: list[Document] = field(default_factory=list)
+    detached: list[Document] = field(default_factory=list)
+
+
 async def set_customer_documents(
     session: AsyncSession, *, group_id: int, customer: Customer, items: Sequence[DocumentItem]
-) -> None:
+) -> LinkChanges:
     """Make the customer's documents the given list, in its order: references to the group's
     documents (by uuid or id) and new links to files elsewhere. Unlisted ones are detached."""
     referenced = await _referenced_documents(session, group_id=group_id, items=items)
     current = {link.document_id: link for link in customer.document_links}
+    changes = LinkChanges()
     wanted: list[CustomerDocument] = []
     seen: set[Document] = set()
     for index, item in enumerate(items):
@@ -155,14 +166,39 @@ async def set_customer_documents(
         else:
             document = _new_link(item, index, group_id)
             session.add(document)
+            changes.created.append(document)
         if document in seen:
             raise InvalidBody(f"documents[{index}]: the same document is listed twice.")
         seen.add(document)
-        link = current.get(document.id) if document.id else None
-        link = link or CustomerDocument(document=document)
+        link = current.pop(document.id, None) if document.id else None
+        if link is None:
+            link = CustomerDocument(document=document)
+            changes.attached.append(document)
         link.position = index
         wanted.append(link)
+    changes.detached = [link.document for link in current.values()]
     customer.document_links = wanted
+    return changes
+
+
+async def emit_link_changes(
+    session: AsyncSession, customer: Customer, changes: LinkChanges
+) -> None:
+    """The events of ``set_customer_documents``, once flushed (new documents have ids): as the
+    dedicated routes write them."""
+    for document in changes.created:
+        await _emit(session, document, "created", document_json(model_values(document)))
+    for document in changes.attached:
+        await _emit(session, document, "attached", _link_data(customer, document))
+    for document in changes.detached:
+        await _emit(session, document, "detached", _link_data(customer, document))
+
+
+async def customer_deleted(session: AsyncSession, customer: Customer) -> None:
+    """A deleted customer's documents are detached with it (the links go, the documents
+    stay): their events. Call before the deletion, with the links loaded."""
+    for link in customer.document_links:
+        await _emit(session, link.document, "detached", _link_data(customer, link.document))
 
 
 async def attach(

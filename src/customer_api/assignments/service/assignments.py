@@ -28,6 +28,7 @@ from customer_api.assignments.service.common import (
     text_condition,
 )
 from customer_api.core.timestamps import utcnow
+from customer_api.customers import service as customer_domain
 from customer_api.customers.models import Customer
 from customer_api.deletions import service as deletions
 
@@ -184,11 +185,25 @@ async def update_assignment(
 async def delete_assignment(session: AsyncSession, *, assignment: CustomerEmployee) -> None:
     if await on_route(session, assignment=assignment):
         raise DeleteNotAuthorized(DeleteNotAuthorized.ON_ROUTE)
-    references = f"{assignment.customer.customer_number}/{assignment.employee.reference}"
+    shown = _deleted_shown(assignment)
     await delete(session, assignment)
-    await deletions.record(session, deletions.ASSIGNMENT, assignment, reference=references)
-    shown = {"id": assignment.id, "reference": references}
+    await deletions.record(session, deletions.ASSIGNMENT, assignment, reference=shown["reference"])
     await _emit(session, assignment, "deleted", shown)
+
+
+def _deleted_shown(assignment: CustomerEmployee) -> dict:
+    """A deleted assignment, as its event shows it: its id and references."""
+    references = f"{assignment.customer.customer_number}/{assignment.employee.reference}"
+    return {"id": assignment.id, "reference": references}
+
+
+@customer_domain.before_delete
+async def customer_deleting(session: AsyncSession, customer: Customer) -> None:
+    """A deleted customer's assignment goes with it (the database deletes it): its event."""
+    statement = _one(customer.group_id).where(CustomerEmployee.customer_id == customer.id)
+    assignment = await session.scalar(statement)
+    if assignment is not None:
+        await _emit(session, assignment, "deleted", _deleted_shown(assignment))
 
 
 async def on_route(session: AsyncSession, *, assignment: CustomerEmployee) -> bool:

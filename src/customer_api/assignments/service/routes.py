@@ -30,6 +30,7 @@ from customer_api.assignments.service.common import (
     text_condition,
 )
 from customer_api.core.timestamps import utcnow
+from customer_api.customers import service as customer_domain
 from customer_api.customers.models import Customer
 from customer_api.deletions import service as deletions
 
@@ -153,6 +154,22 @@ async def delete_route(session: AsyncSession, *, route: Route) -> None:
     await delete(session, route)
     await deletions.record(session, deletions.ROUTE, route, reference=route.reference)
     await _emit(session, route, "deleted", {"id": route.id, "reference": route.reference})
+
+
+@customer_domain.before_delete
+async def customer_deleting(session: AsyncSession, customer: Customer) -> None:
+    """The routes visiting a deleted customer lose that stop (the others keep their order):
+    a change of each route, with its event."""
+    visiting = RouteVisit.customer_id == customer.id
+    statement = _with_details(_in_group(customer.group_id).where(Route.visits.any(visiting)))
+    routes = (await session.scalars(statement.order_by(Route.id))).all()
+    now = utcnow()
+    for route in routes:
+        _set_stops(route, [v.customer for v in route.visits if v.customer_id != customer.id])
+        route.modified = now
+    await session.flush()
+    for route in routes:
+        await _emit(session, route, "updated", RouteRead.of(route))
 
 
 def _set_stops(route: Route, stops: Sequence[Customer]) -> None:
