@@ -95,11 +95,18 @@ async def _load(app: str, key: str, writes: int, rate: float | None) -> dict[int
     go); the 2xx moment of each."""
     answered: dict[int, float] = {}
     limits = httpx.Limits(max_connections=32)
+    # At most 32 requests in the client at once: thousands queued in its connection pool cost
+    # it quadratic time (and time out there, on a busy machine).
+    in_flight = asyncio.Semaphore(32)
     async with httpx.AsyncClient(
         base_url=app, headers={"API-Key": key}, timeout=30, limits=limits
     ) as client:
 
         async def write(number: int) -> None:
+            async with in_flight:
+                await _write(number)
+
+        async def _write(number: int) -> None:
             # An overloaded server answers 503 (and may close the connection): try again.
             for _ in range(50):
                 try:

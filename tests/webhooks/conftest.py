@@ -49,5 +49,4 @@ def policy(**changes) -> Policy:
 async def dispatcher(app) -> Iterator[Dispatcher]:
     made = Dispatcher(app.state.database, policy())
     yield made
-    if made._http is not None:
-        await made._http.aclose()
+    await made.aclose()

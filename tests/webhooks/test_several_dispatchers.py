@@ -27,6 +27,6 @@ async def test_three_dispatchers_deliver_each_event_once(
         await asyncio.gather(*(d.drain() for d in dispatchers))
     finally:
         for dispatcher in dispatchers:
-            await dispatcher.http.aclose()
+            await dispatcher.aclose()
     delivered = [r.payload["data"]["id"] for r in receiver.accepted()]
     assert sorted(delivered) == ids

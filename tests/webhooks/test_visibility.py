@@ -87,7 +87,7 @@ async def test_a_failing_endpoint_is_turned_off_saying_why_and_resumes(
         assert resumed.json()["disabledReason"] is None
         await until(lambda: len(receiver.accepted()) == 1, strict)
     finally:
-        await strict.http.aclose()
+        await strict.aclose()
     assert receiver.types() == ["customer.created"]
 
 
@@ -98,12 +98,12 @@ async def test_private_addresses_are_never_reached_unless_allowed(
     port = receiver.server.server_address[1]
     hook = await subscribe(acme, receiver)
     await acme.client.put(f"/api/1/webhook/{hook['id']}", json={"url": f"http://localhost:{port}/"})
-    guarded = Dispatcher(app.state.database, policy(allowed=()))
+    guarded = Dispatcher(app.state.database, policy(allowed=(), retry_delays=(60.0,)))
     try:
         await acme.client.post("/api/1/customer", json={"name": "A"})
         await guarded.drain()
     finally:
-        await guarded.http.aclose()
+        await guarded.aclose()
     assert receiver.received == []
     [delivery] = (await acme.client.get(f"/api/1/webhook/{hook['id']}/deliveries")).json()
     assert delivery["status"] == "pending" and delivery["attempts"] == 1

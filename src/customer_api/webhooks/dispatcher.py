@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
 from sqlalchemy import and_, delete, exists, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -98,24 +97,21 @@ class Dispatcher:
         policy: Policy | None = None,
         *,
         wakeup: Wakeup | None = None,
-        http: httpx.AsyncClient | None = None,
     ) -> None:
         self.database = database
         self.policy = policy or Policy()
         self.wakeup = wakeup
-        self._http = http
-        self._owns_http = http is None
+        self.clients = outbound.Clients()
         self._last_prune: float | None = None
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = outbound.client()
-        return self._http
+    async def aclose(self) -> None:
+        """Close the connections kept open to receivers."""
+        await self.clients.aclose()
 
     async def run_once(self) -> RoundResult:
         if not await self._has_work():
             return RoundResult()
+        await self.clients.trim()
         async with self.database.transaction() as session:
             fanned = await self._fan_out(session)
             claimed = await self._claim(session)
@@ -304,7 +300,11 @@ class Dispatcher:
             ),
         }
         answer = await outbound.post(
-            self.http, claimed.url, headers=headers, body=claimed.body, allowed=self.policy.allowed
+            self.clients,
+            claimed.url,
+            headers=headers,
+            body=claimed.body,
+            allowed=self.policy.allowed,
         )
         if not answer.ok:
             logger.info(
@@ -431,9 +431,7 @@ class Dispatcher:
                     await asyncio.sleep(LINGER)
         finally:
             await wakeup.close()
-            if self._owns_http and self._http is not None:
-                await self._http.aclose()
-                self._http = None
+            await self.aclose()
 
     async def _prune_now_and_then(self) -> None:
         loop = asyncio.get_running_loop()

@@ -10,6 +10,7 @@ are not followed, and a response's body is read only up to a small cap.
 import asyncio
 import ipaddress
 import socket
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import httpx
@@ -20,6 +21,10 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 CONNECT_TIMEOUT = 3.0
 READ_TIMEOUT = 5.0
 MAX_RESPONSE_BYTES = 4096
+PER_RECEIVER = 10
+"""Requests (and open connections) to one receiver at once."""
+RECEIVERS_KEPT = 256
+"""Receivers whose connections are kept open (the most recently sent to)."""
 
 
 class Blocked(Exception):
@@ -54,6 +59,14 @@ def forbidden_address(address: Address, allowed: Networks) -> bool:
 async def resolve(host: str, port: int, allowed: Networks) -> str:
     """The address to connect to; Blocked when any address the name has is forbidden."""
     try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None  # a name: resolved below
+    if literal is not None:  # nothing to resolve: no trip to the resolver's thread
+        if forbidden_address(literal, allowed):
+            raise Blocked(f"{host} is a non-public address")
+        return host
+    try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise OSError(f"cannot resolve {host}: {exc}") from None
@@ -67,21 +80,73 @@ async def resolve(host: str, port: int, allowed: Networks) -> str:
 
 
 def client() -> httpx.AsyncClient:
+    """A client for one receiver: its connections (to the addresses its name resolved to) are
+    kept open between deliveries."""
     return httpx.AsyncClient(
         timeout=httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT),
         follow_redirects=False,
         trust_env=False,  # no proxy from the environment: the checked address is the one used
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=httpx.Limits(max_connections=PER_RECEIVER, max_keepalive_connections=PER_RECEIVER),
     )
 
 
+class Clients:
+    """One client per receiver (scheme, host name, port), and at most ``PER_RECEIVER``
+    requests to it at once: a connection opened for one receiver (its TLS session made for
+    that name) is never reused for another that shares its address, a slow receiver holds
+    only its own connections, and no request waits in a client's pool (whose bookkeeping
+    grows with its queue)."""
+
+    def __init__(self, keep: int = RECEIVERS_KEPT) -> None:
+        self.keep = keep
+        self._receivers: OrderedDict[str, tuple[httpx.AsyncClient, asyncio.Semaphore]] = (
+            OrderedDict()
+        )
+
+    def of(self, url: httpx.URL) -> tuple[httpx.AsyncClient, asyncio.Semaphore]:
+        key = f"{url.scheme}://{url.host}:{url.port or _default_port(url)}"
+        found = self._receivers.get(key)
+        if found is None:
+            found = self._receivers[key] = (client(), asyncio.Semaphore(PER_RECEIVER))
+        self._receivers.move_to_end(key)
+        return found
+
+    async def trim(self) -> None:
+        """Close the clients of the receivers least recently sent to, beyond ``keep`` (call
+        with no request in flight)."""
+        while len(self._receivers) > self.keep:
+            _, (oldest, _) = self._receivers.popitem(last=False)
+            await oldest.aclose()
+
+    async def aclose(self) -> None:
+        self.keep = 0
+        await self.trim()
+
+
 async def post(
-    http: httpx.AsyncClient, url: str, *, headers: dict[str, str], body: bytes, allowed: Networks
+    clients: Clients, url: str, *, headers: dict[str, str], body: bytes, allowed: Networks
 ) -> Answer:
     """POST ``body``; the status, or why there was none. Never raises for the receiver's
     sake."""
     try:
         target = httpx.URL(url)
+        http, turns = clients.of(target)
+        async with turns:
+            return await _post(http, target, headers=headers, body=body, allowed=allowed)
+    except (httpx.HTTPError, ValueError) as exc:
+        return Answer(None, f"{type(exc).__name__}: {exc}"[:500])
+
+
+async def _post(
+    http: httpx.AsyncClient,
+    target: httpx.URL,
+    *,
+    headers: dict[str, str],
+    body: bytes,
+    allowed: Networks,
+) -> Answer:
+    """The address checked on every attempt, then the request to that address."""
+    try:
         address = await resolve(target.host, target.port or _default_port(target), allowed)
         pinned = target.copy_with(host=address)
         extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
