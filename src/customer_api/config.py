@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     webhook_disable_after_hours: float = Field(default=24.0, ge=0)
     # How long a dispatcher keeps a delivery it claimed before another may try it again.
     webhook_lease_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # How often an idle dispatcher looks for work without being woken (retries falling due;
+    # other processes' events on SQLite, which has no notifications).
+    webhook_poll_seconds: float = Field(default=0.1, gt=0, le=60)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1)

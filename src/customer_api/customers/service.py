@@ -351,7 +351,7 @@ def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None
         resource_id=new_customer.c.id,
         data=_new_detail_json(new_customer, new_projects),
     ).cte("new_event")
-    events = webhooks.notified_count(new_event)
+    events = webhooks.written_count(new_event)
     return select(
         *new_customer.c, project_array.label("projects"), events.label("events_written")
     ).add_cte(index.cte("new_search_entry"))

@@ -31,7 +31,7 @@ from customer_api.webhooks.models import WebhookDelivery, WebhookEvent, WebhookS
 from customer_api.webhooks.outbound import Answer, Networks
 from customer_api.webhooks.service import secrets_in_use
 from customer_api.webhooks.signing import signature_header
-from customer_api.webhooks.wakeup import Wakeup
+from customer_api.webhooks.wakeup import POLL_SECONDS, Wakeup
 
 logger = logging.getLogger("customer_api.webhooks")
 
@@ -70,6 +70,7 @@ class Policy:
     disable_after_failures: int = DISABLE_AFTER_FAILURES
     disable_after: timedelta = DISABLE_AFTER
     lease: timedelta = LEASE
+    poll_seconds: float = POLL_SECONDS
     allowed: Networks = ()
     user_agent: str = "customer-api-webhooks"
     extra: dict = field(default_factory=dict)
@@ -410,7 +411,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop`` is set: rounds while there is work, else asleep until an event
         commits (or the poll period passes: retries falling due)."""
-        wakeup = self.wakeup or Wakeup()
+        wakeup = self.wakeup or Wakeup(self.policy.poll_seconds)
         failures = 0
         try:
             while not stop.is_set():

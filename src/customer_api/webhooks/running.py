@@ -9,6 +9,7 @@ from customer_api.config import Settings
 from customer_api.core.db import Database
 from customer_api.webhooks.dispatcher import Dispatcher, Policy
 from customer_api.webhooks.outbound import Networks, parse_networks
+from customer_api.webhooks.wakeup import Notifier
 
 
 def allowed_networks(settings: Settings) -> Networks:
@@ -22,6 +23,7 @@ def policy_of(settings: Settings) -> Policy:
         disable_after=timedelta(hours=settings.webhook_disable_after_hours),
         allowed=allowed_networks(settings),
         lease=timedelta(seconds=settings.webhook_lease_seconds),
+        poll_seconds=settings.webhook_poll_seconds,
     )
 
 
@@ -33,18 +35,24 @@ async def running_dispatcher(
     settings: Settings, *, in_process: bool | None = None
 ) -> AsyncIterator[Dispatcher | None]:
     """A dispatcher running beside the app, unless turned off; with a small pool of its own, so
-    that deliveries and requests never wait for each other's connections."""
-    if not (settings.webhook_dispatcher_in_process if in_process is None else in_process):
-        yield None
-        return
+    that deliveries and requests never wait for each other's connections. On Postgres, the
+    notifier that wakes other processes' dispatchers runs beside the app either way."""
     database = Database(settings.async_database_url, pool_size=DISPATCHER_POOL_SIZE)
-    dispatcher = Dispatcher(database, policy_of(settings))
-    stop = asyncio.Event()
-    task = asyncio.create_task(dispatcher.run(stop), name="webhook-dispatcher")
+    notifying = None
+    if database.dialect == "postgresql":
+        notifying = asyncio.create_task(Notifier(database).run(), name="webhook-notifier")
+    dispatcher, dispatching, stop = None, None, asyncio.Event()
+    if settings.webhook_dispatcher_in_process if in_process is None else in_process:
+        dispatcher = Dispatcher(database, policy_of(settings))
+        dispatching = asyncio.create_task(dispatcher.run(stop), name="webhook-dispatcher")
     try:
         yield dispatcher
     finally:
         stop.set()
-        with contextlib.suppress(Exception):
-            await task
+        if notifying is not None:
+            notifying.cancel()
+        for task in (dispatching, notifying):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         await database.dispose()

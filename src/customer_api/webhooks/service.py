@@ -310,16 +310,15 @@ def emit_from(
     return insert(WebhookEvent).from_select([*columns, "created"], row).returning(WebhookEvent.id)
 
 
-def notified_count(new_events: CTE) -> ColumnElement[int]:
-    """How many events a statement holding ``emit_from`` (as the CTE ``new_events``) wrote;
-    other processes' dispatchers are notified at its commit when there was one."""
-    return wakeup.notified_count(new_events)
+def written_count(new_events: CTE) -> ColumnElement[int]:
+    """How many events a statement holding ``emit_from`` (as the CTE ``new_events``) wrote."""
+    return select(func.count()).select_from(new_events).scalar_subquery()
 
 
 def events_committed() -> None:
-    """After such a statement (committed on its own) wrote an event: wake this process's
-    dispatchers."""
-    wakeup.wake_local()
+    """After such a statement (committed on its own) wrote an event: wake the dispatchers,
+    here and in other processes."""
+    wakeup.events_committed()
 
 
 def _constant(text: str) -> ColumnElement[str]:

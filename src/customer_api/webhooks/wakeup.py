@@ -1,12 +1,17 @@
 """Waking dispatchers when an event commits, instead of letting them wait for their poll.
 
 In this process the commit itself wakes the dispatchers running here (so ``serve``'s own
-dispatcher starts a round as soon as a change commits). Across processes on Postgres, the
-transaction that writes an event sends ``NOTIFY`` on ``CHANNEL`` (delivered at commit, never
-for a rolled-back change; several in one transaction arrive as one) and each dispatcher
-``LISTEN``s on a connection of its own. Every ``POLL_SECONDS`` a dispatcher looks anyway: for
-retries falling due, for notifications missed while its listening connection was down, and for
-other processes on SQLite, which has no notifications.
+dispatcher starts a round as soon as a change commits). Across processes on Postgres, each
+dispatcher ``LISTEN``s on ``CHANNEL`` on a connection of its own, and the process that wrote
+events sends a ``NOTIFY`` there once they committed: its ``Notifier``, one notification at a
+time on a connection of its own, covering every commit since the one before (so never for a
+rolled-back change). Not in the writing transaction itself: a notifying transaction takes a
+database-wide lock at commit and keeps it until its commit is on disk, so every change would
+wait for the previous one's flush (about 30 creates per second on the development machine,
+against several hundred). Every ``POLL_SECONDS`` a dispatcher looks anyway: for retries
+falling due, for a notification lost (a process stopped between a commit and its
+notification, a listening connection down), and for other processes on SQLite, which has no
+notifications.
 """
 
 import asyncio
@@ -14,11 +19,10 @@ import contextlib
 import logging
 
 import asyncpg
-from sqlalchemy import ColumnElement, event, func, literal_column, select, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.selectable import CTE
 
 from customer_api.core.db import Database
 from customer_api.core.waiting import until_set
@@ -83,32 +87,68 @@ class Wakeup:
             self._listener = None
 
 
+class Notifier:
+    """Sends ``NOTIFY`` for the events this process committed: one at a time, on a connection
+    of its own whose commits need not wait for the disk (a notification carries no data)."""
+
+    def __init__(self, database: Database) -> None:
+        url = make_url(database.engine.url).set(drivername="postgresql")
+        self._url = url.render_as_string(hide_password=False)
+        self._due = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self._connection: asyncpg.Connection | None = None
+
+    def request(self) -> None:
+        """Safe from any thread: a notification is sent soon (one for many requests)."""
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._due.set)
+
+    async def run(self) -> None:
+        """Until cancelled."""
+        _notifiers.add(self)
+        try:
+            while True:
+                await self._due.wait()
+                self._due.clear()
+                await self._notify()
+        finally:
+            _notifiers.discard(self)
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    await self._connection.close()
+
+    async def _notify(self) -> None:
+        try:
+            if self._connection is None or self._connection.is_closed():
+                self._connection = await asyncpg.connect(self._url)
+                await self._connection.execute("SET synchronous_commit TO off")
+            await self._connection.execute(f"NOTIFY {CHANNEL}")
+        except (OSError, asyncpg.PostgresError) as exc:
+            logger.warning("cannot notify of webhook events (%s); dispatchers will poll", exc)
+            self._connection = None
+
+
+_notifiers: set[Notifier] = set()
+
+
 async def event_written(session: AsyncSession) -> None:
-    """Called in the transaction that wrote an event: wake this process's dispatchers at
-    commit, and other processes' on Postgres (never for a rolled-back change)."""
-    if session.info.get(WRITTEN_KEY):
-        return
+    """Called in the transaction that wrote an event: at its commit, wake this process's
+    dispatchers and notify other processes' (never for a rolled-back change)."""
     session.info[WRITTEN_KEY] = True
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
-def notified_count(new_events: CTE) -> ColumnElement[int]:
-    """For a statement that writes events itself (Postgres): how many it wrote, notifying the
-    other processes' dispatchers (at the statement's commit) when there was one."""
-    notify = func.pg_notify(literal_column(f"'{CHANNEL}'"), literal_column("''"))
-    return select(func.count(notify)).select_from(new_events).scalar_subquery()
-
-
-def wake_local() -> None:
+def events_committed() -> None:
+    """Events were committed (by this process): wake the dispatchers, here and elsewhere."""
     for wakeup in list(_local):
         wakeup.wake()
+    for notifier in list(_notifiers):
+        notifier.request()
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     if session.info.pop(WRITTEN_KEY, False):
-        wake_local()
+        events_committed()
 
 
 @event.listens_for(Session, "after_rollback")
