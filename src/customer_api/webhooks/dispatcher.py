@@ -109,8 +109,10 @@ class Dispatcher:
         """Close the connections kept open to receivers."""
         await self.clients.aclose()
 
-    async def run_once(self) -> RoundResult:
-        if not await self._has_work():
+    async def run_once(self, *, look_first: bool = True) -> RoundResult:
+        """One round; ``look_first=False`` skips the cheap look for work (after a round that
+        had some, there is likely more)."""
+        if look_first and not await self._has_work():
             return RoundResult()
         await self.clients.trim()
         async with self.database.transaction() as session:
@@ -413,12 +415,13 @@ class Dispatcher:
         commits (or the poll period passes: retries falling due)."""
         wakeup = self.wakeup or Wakeup(self.policy.poll_seconds)
         failures = 0
+        busy = False
         try:
             while not stop.is_set():
                 await wakeup.listen(self.database)
                 await self._prune_now_and_then()
                 try:
-                    result = await self.run_once()
+                    result = await self.run_once(look_first=not busy)
                     failures = 0
                 except Exception:  # a database hiccup must not end the dispatcher
                     failures += 1
@@ -426,7 +429,8 @@ class Dispatcher:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), min(30.0, 2.0**failures))
                     continue
-                if not result.claimed and not result.fanned_out:
+                busy = bool(result.claimed or result.fanned_out)
+                if not busy:
                     await wakeup.wait(stop)
                     # Let the changes committing together arrive: one round sends them all.
                     await asyncio.sleep(LINGER)

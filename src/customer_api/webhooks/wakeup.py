@@ -32,6 +32,8 @@ logger = logging.getLogger("customer_api.webhooks")
 CHANNEL = "customer_api_webhook_events"
 WRITTEN_KEY = "customer_api.webhooks.event_written"
 POLL_SECONDS = 0.1
+NOTIFY_INTERVAL = 0.02
+"""Seconds between two notifications from one process, at least."""
 _local: set["Wakeup"] = set()
 
 
@@ -111,6 +113,9 @@ class Notifier:
                 await self._due.wait()
                 self._due.clear()
                 await self._notify()
+                # Commits meanwhile make one more notification, not one each: under load a
+                # dispatcher is busy with rounds anyway, and each notification costs a commit.
+                await asyncio.sleep(NOTIFY_INTERVAL)
         finally:
             _notifiers.discard(self)
             if self._connection is not None:
