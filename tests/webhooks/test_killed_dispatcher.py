@@ -4,37 +4,14 @@ again when its lease ends, and the event is delivered by another dispatcher."""
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import threading
 
 from sqlalchemy import select
 
 from customer_api.webhooks.models import WebhookDelivery
 from tests.conftest import Tenant
-from tests.live_server import SOURCE
-from tests.webhooks.conftest import LOOPBACK
-from tests.webhooks.helpers import subscribe
+from tests.webhooks.helpers import start_dispatcher, subscribe
 from tests.webhooks.receiver import Receiver
-
-
-def _start_dispatcher(database_url: str, tmp_path) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SOURCE),
-        "CUSTOMER_API_DATABASE_URL": database_url,
-        "CUSTOMER_API_VAULT_DIR": str(tmp_path / "vault"),
-        "CUSTOMER_API_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK,
-        "CUSTOMER_API_WEBHOOK_LEASE_SECONDS": "1",
-        "CUSTOMER_API_LOG_LEVEL": "warning",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "customer_api", "webhooks"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
@@ -44,7 +21,7 @@ async def test_a_dispatcher_killed_mid_delivery_loses_nothing(
     arrived = threading.Event()
     receiver.hold = threading.Event()
     receiver.on_arrival = arrived.set
-    process = _start_dispatcher(database_url, tmp_path)
+    process = start_dispatcher(database_url, tmp_path, WEBHOOK_LEASE_SECONDS="1")
     try:
         await acme.client.post("/api/1/customer", json={"name": "First"})
         assert await _wait(arrived), "the dispatcher process sent nothing"

@@ -5,8 +5,6 @@ notification can explain a prompt delivery); on SQLite it finds them at its next
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 
 from sqlalchemy import text
@@ -14,31 +12,10 @@ from sqlalchemy import text
 from customer_api.core.db import Database
 from customer_api.webhooks.wakeup import CHANNEL
 from tests.conftest import Tenant
-from tests.live_server import SOURCE
-from tests.webhooks.conftest import LOOPBACK
-from tests.webhooks.helpers import subscribe, until
+from tests.webhooks.helpers import start_dispatcher, subscribe, until
 from tests.webhooks.receiver import Receiver
 
 PROMPTLY = 5.0
-
-
-def _start_dispatcher(database_url: str, tmp_path, poll_seconds: float) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(SOURCE),
-        "CUSTOMER_API_DATABASE_URL": database_url,
-        "CUSTOMER_API_VAULT_DIR": str(tmp_path / "vault"),
-        "CUSTOMER_API_WEBHOOK_ALLOWED_NETWORKS": LOOPBACK,
-        "CUSTOMER_API_WEBHOOK_POLL_SECONDS": str(poll_seconds),
-        "CUSTOMER_API_LOG_LEVEL": "warning",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "customer_api", "webhooks"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
 
 
 async def _until_listening(database: Database) -> None:
@@ -58,7 +35,8 @@ async def test_a_dispatcher_in_another_process_delivers_promptly(
 ) -> None:
     hook = await subscribe(acme, receiver)
     postgres = backend == "postgres"
-    process = _start_dispatcher(database_url, tmp_path, poll_seconds=60 if postgres else 0.2)
+    poll = "60" if postgres else "0.2"
+    process = start_dispatcher(database_url, tmp_path, WEBHOOK_POLL_SECONDS=poll)
     try:
         if postgres:
             await _until_listening(app.state.database)

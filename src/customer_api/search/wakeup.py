@@ -15,10 +15,10 @@ import logging
 
 import asyncpg
 from sqlalchemy import event, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from customer_api.core import notifications
 from customer_api.core.db import Database
 from customer_api.core.waiting import until_set
 
@@ -51,10 +51,8 @@ class Wakeup:
         the connection was lost. Does nothing elsewhere, or while Postgres cannot be reached."""
         if database.dialect != "postgresql" or not self._listener_lost():
             return
-        url = make_url(database.engine.url).set(drivername="postgresql")
         try:
-            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await connection.add_listener(CHANNEL, lambda *_: self.wake())
+            connection = await notifications.listen(database, CHANNEL, self.wake)
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("cannot listen for outbox entries (%s); polling meanwhile", exc)
             return

@@ -20,10 +20,10 @@ import logging
 
 import asyncpg
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from customer_api.core import notifications
 from customer_api.core.db import Database
 from customer_api.core.waiting import until_set
 
@@ -68,10 +68,8 @@ class Wakeup:
         (the poll goes on meanwhile)."""
         if database.dialect != "postgresql" or not self._listener_lost():
             return
-        url = make_url(database.engine.url).set(drivername="postgresql")
         try:
-            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await connection.add_listener(CHANNEL, lambda *_: self.wake())
+            connection = await notifications.listen(database, CHANNEL, self.wake)
         except (OSError, asyncpg.PostgresError) as exc:
             logger.warning("cannot listen for webhook events (%s); polling meanwhile", exc)
             return
@@ -94,8 +92,7 @@ class Notifier:
     of its own whose commits need not wait for the disk (a notification carries no data)."""
 
     def __init__(self, database: Database) -> None:
-        url = make_url(database.engine.url).set(drivername="postgresql")
-        self._url = url.render_as_string(hide_password=False)
+        self._url = notifications.driver_url(database)
         self._due = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self._connection: asyncpg.Connection | None = None
