@@ -13,7 +13,6 @@ import pytest
 
 from customer_api.app import create_app
 from customer_api.config import Settings
-
 from tests.conftest import Tenant
 
 # Fields that differ between any two answers: made anew for each request, or counting down (each
