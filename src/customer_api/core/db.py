@@ -27,7 +27,7 @@ from typing import Annotated, Any
 import anyio
 import orjson
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, Select, event, text
+from sqlalchemy import Executable, MetaData, Select, event, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -236,7 +236,7 @@ class Database:
             self._writer_turn.release()
 
     async def fetch(
-        self, statement: Select[Any], *, writes: bool = False, **params: Any
+        self, statement: Executable, *, writes: bool = False, **params: Any
     ) -> Sequence[Mapping[str, Any]]:
         """The rows of one statement (with ``bindparam`` parameters), as mappings: a read, or a
         write that is one statement (``writes=True``), atomic on its own.
