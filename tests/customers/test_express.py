@@ -128,9 +128,10 @@ async def test_a_create_makes_the_same_customer_both_ways(app, usual_way, acme: 
 
 
 async def test_refused_creates_answer_the_same_both_ways(
-    app, usual_way, acme: Tenant, customers
+    app, usual_way, settings: Settings, acme: Tenant, customers
 ) -> None:
     key = {"API-Key": acme.key}
+    too_large = b'{"name": "' + b"x" * settings.max_json_bytes + b'"}'
     json_key = {**key, "Content-Type": "application/json"}
     cases = [
         # (headers, body, taken by the lane)
@@ -138,6 +139,7 @@ async def test_refused_creates_answer_the_same_both_ways(
         (json_key, b'{"name": ', False),  # 406, malformed
         (json_key, b'{"phone": "1"}', False),  # 406, no name
         (json_key, b"[]", False),
+        (json_key, too_large, True),  # 413
         ({**key, "Content-Type": "application/x-www-form-urlencoded"}, b"name=x", False),
         ({"Content-Type": "application/json"}, b'{"name": "No key"}', True),  # 401, closed
         ({**json_key, "API-Key": "cak_not_a_key"}, b'{"name": "Bad key"}', True),
