@@ -288,9 +288,11 @@ class Database:
         replaced by the pool when next checked out. No connection free in time is Overloaded."""
         pool = await self._driver_pool()
         try:
-            connection = await pool.acquire(timeout=self.pool_timeout)
+            # asyncio.timeout rather than acquire's own timeout, which runs it in a new task.
+            async with asyncio.timeout(self.pool_timeout):
+                connection = await pool.acquire()
         except TimeoutError as exc:
-            raise Overloaded(f"no database connection came free: {exc}") from exc
+            raise Overloaded(f"no database connection came free in {self.pool_timeout}s") from exc
         try:
             yield connection
         except asyncpg.PostgresError:
@@ -299,7 +301,8 @@ class Database:
             connection.terminate()
             raise
         finally:
-            await asyncio.shield(pool.release(connection))
+            # Never suspends (no reset, see _keep_as_is), so a cancellation cannot cut it short.
+            await pool.release(connection)
 
     async def _driver_pool(self) -> asyncpg.Pool:
         """Made on first use, in the running loop; it opens connections as they are needed."""
