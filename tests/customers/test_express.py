@@ -116,9 +116,10 @@ def _without_identity(detail: dict[str, Any]) -> dict[str, Any]:
 
 async def test_a_create_makes_the_same_customer_both_ways(app, usual_way, acme: Tenant) -> None:
     body = {"name": "Wendy Warner", "phone": "070-1", "customerProjects": [{"name": "Floor"}]}
+    answered = app.state.express.answered
     async with _client(app) as express, _client(usual_way) as usual:
         by_lane = await express.post("/api/1/customer", json=body, headers={"API-Key": acme.key})
-        assert app.state.express.answered == 1
+        assert app.state.express.answered == answered + 1
         by_usual = await usual.post("/api/1/customer", json=body, headers={"API-Key": acme.key})
     assert by_lane.status_code == by_usual.status_code == 200
     assert _without_identity(by_lane.json()) == _without_identity(by_usual.json())
@@ -156,9 +157,10 @@ async def test_refused_creates_answer_the_same_both_ways(
 
 async def test_a_keyed_create_goes_the_usual_way(app, acme: Tenant) -> None:
     headers = {"Idempotency-Key": "order-7"}
+    answered = app.state.express.answered
     first = await acme.client.post("/api/1/customer", json={"name": "Once"}, headers=headers)
     again = await acme.client.post("/api/1/customer", json={"name": "Once"}, headers=headers)
     assert first.status_code == again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true"
     assert again.json() == first.json()
-    assert app.state.express.answered == 0
+    assert app.state.express.answered == answered
