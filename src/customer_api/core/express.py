@@ -46,7 +46,8 @@ _USUAL_WAY_HEADERS = frozenset({b"if-match", b"idempotency-key", b"transfer-enco
 
 @dataclass
 class ExpressCall:
-    """What an express route gets: the path's groups, the query, the body, the caller's key."""
+    """What an express route gets: the path's named groups, the query, the headers, the body
+    (the caller, once known, is in ``state``)."""
 
     scope: Scope
     params: Mapping[str, str]
@@ -111,8 +112,7 @@ class ExpressLaneMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         found = self.lane.route_for(scope) if scope["type"] == "http" else None
-        call = _plain_call(scope, *found) if found else None
-        if call is None:
+        if found is None or (call := _plain_call(scope, *found)) is None:
             await self.app(scope, receive, send)
             return
         route = found[0]
