@@ -35,16 +35,16 @@ from customer_api.core.middleware import (
 )
 from customer_api.core.openapi import KeySecurity, document_as_served
 from customer_api.core.redirects import redirect_slashes_relatively
+from customer_api.customers.router import documents_router as customer_documents_router
 from customer_api.customers.router import router as customers_router
 from customer_api.deletions import service as deletions
-from customer_api.documents.router import UPLOAD_PATH
+from customer_api.documents.router import UPLOAD_PATH, content_router
 from customer_api.documents.router import router as documents_router
 from customer_api.idempotency.middleware import IdempotencyMiddleware
 from customer_api.idempotency.service import KeyStore
 from customer_api.search import outbox
 from customer_api.search import service as search_service
 from customer_api.search.router import router as search_router
-from customer_api.vault.router import router as vault_router
 from customer_api.vault.storage import LocalStorage
 from customer_api.vault.thumbnails import RenderLimits, Thumbnailer
 from customer_api.webhooks import running as webhooks_running
@@ -136,9 +136,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(LoadSheddingMiddleware, in_flight=app.state.in_flight)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
     register_assignments_validation(translate_validation)
-    # Before the customers router: its /customer/{id} must not shadow /customer/{id}/document/...
-    routers = [documents_router, search_router, customers_router, vault_router, webhooks_router]
-    for router in [*routers, *assignment_routers]:  # search before customers: not an id
+    # No two routes match the same path (ids are told apart by their convertors), so this
+    # order is only the order of the API's document.
+    routers = [
+        documents_router,
+        customer_documents_router,
+        search_router,
+        customers_router,
+        content_router,
+        webhooks_router,
+    ]
+    for router in [*routers, *assignment_routers]:
         _add_routes(app, router)
     _add_probes(app)
     _add_metrics(app)

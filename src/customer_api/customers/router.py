@@ -180,7 +180,7 @@ async def create_customer(
     body: NewCustomerBody, request: Request, principal: CurrentPrincipal, database: DatabaseDep
 ) -> JsonResponse:
     created = await service.add_customer(
-        database, search=request.app.state.search, group_id=principal.group_id, data=body
+        database, index=request.app.state.search, group_id=principal.group_id, data=body
     )
     return JsonResponse(created)
 
@@ -202,7 +202,11 @@ async def update_customer(
 ) -> JsonResponse:
     await _require_current(request, session, group_id=principal.group_id, ref=customer_id)
     customer = await service.update_customer(
-        session, group_id=principal.group_id, ref=customer_id, data=body
+        session,
+        index=request.app.state.search,
+        group_id=principal.group_id,
+        ref=customer_id,
+        data=body,
     )
     return JsonResponse(customer_detail_json(customer))
 
@@ -217,7 +221,9 @@ async def delete_customer(
     customer_id: CustomerRef, request: Request, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
     await _require_current(request, session, group_id=principal.group_id, ref=customer_id)
-    await service.delete_customer(session, group_id=principal.group_id, ref=customer_id)
+    await service.delete_customer(
+        session, index=request.app.state.search, group_id=principal.group_id, ref=customer_id
+    )
     return Response(status_code=200)
 
 
@@ -232,3 +238,47 @@ async def _require_current(request: Request, session: AsyncSession, **customer: 
     upsert = request.method == "PUT" and isinstance(parse_id_or_uuid(customer["ref"]), UUID)
     if current is not None or upsert:
         require_match(if_match, None if current is None else JsonResponse.render_of(current))
+
+
+# A customer's documents, attached and detached: listed with the documents in the API's
+# document (their tag), hence a router of their own.
+documents_router = APIRouter(
+    prefix="/api/1/customer",
+    tags=["documents"],
+    dependencies=[Depends(current_principal), Depends(known_query_only)],
+    responses=error_responses(400),  # an unknown query parameter, on every operation
+    strict_content_type=False,
+)
+_NO_CONTENT = {200: {"description": "Done (no content)"}, **error_responses(404)}
+
+
+@documents_router.put(
+    "/{customer_id}/document/{document_id}",
+    summary="Attach a document to a customer",
+    description="Idempotent: attaching an attached document changes nothing.",
+    response_class=Response,
+    responses={**_NO_CONTENT, **error_responses(404, 409)},
+)
+async def attach_document(
+    customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    await service.attach_document(
+        session, group_id=principal.group_id, ref=customer_id, document_ref=document_id
+    )
+    return Response(status_code=200)
+
+
+@documents_router.delete(
+    "/{customer_id}/document/{document_id}",
+    summary="Detach a document from a customer",
+    description="The document itself stays (and can be attached again).",
+    response_class=Response,
+    responses=_NO_CONTENT,
+)
+async def detach_document(
+    customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> Response:
+    await service.detach_document(
+        session, group_id=principal.group_id, ref=customer_id, document_ref=document_id
+    )
+    return Response(status_code=200)
