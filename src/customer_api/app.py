@@ -12,8 +12,8 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import Scope
 
 from customer_api import __version__
-from customer_api.assignments.routers import ROUTERS as assignment_routers
-from customer_api.assignments.routers.validation import translate_validation
+from customer_api.assignments.family.validation import translate_validation
+from customer_api.assignments.router import ROUTERS as assignment_routers
 from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES
 from customer_api.auth.middleware import KeyBeforeBodyMiddleware
 from customer_api.auth.rate_limits import request_limiter
@@ -25,7 +25,6 @@ from customer_api.core.db import Database
 from customer_api.core.errors import (
     ServiceUnavailable,
     install_error_handlers,
-    register_assignments_validation,
 )
 from customer_api.core.middleware import (
     BodyLimitMiddleware,
@@ -122,7 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.in_flight = InFlight(settings.max_concurrent_requests)
     app.state.webhook_allowed = webhooks_running.allowed_networks(settings)
-    install_error_handlers(app)
+    install_error_handlers(app, assignments_validation=translate_validation)
     app.add_middleware(EntityTagMiddleware, prefix="/api/")
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_store)
     app.add_middleware(
@@ -135,7 +134,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(KeyBeforeBodyMiddleware)  # before the caps: no key, no body read
     app.add_middleware(LoadSheddingMiddleware, in_flight=app.state.in_flight)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
-    register_assignments_validation(translate_validation)
     # No two routes match the same path (ids are told apart by their convertors), so this
     # order is only the order of the API's document.
     routers = [

@@ -13,6 +13,7 @@ from customer_api.core.errors import InvalidParameter
 from customer_api.core.timestamps import MAX_EPOCH_MS, MIN_EPOCH_MS, parse_moment
 
 MAX_PAGE = 1000
+"""The largest page in both families (/api/1 refuses more, /api/v1.0 serves this many)."""
 
 FLAG_DESCRIPTION = "A flag: true when present (`?{name}`), unless its value is `false` or `0`."
 

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Query, Request
 
-from customer_api.assignments.query import is_true
-from customer_api.assignments.routers.common import (
+from customer_api.assignments.customers import service
+from customer_api.assignments.family.endpoints import (
     BOOLEAN,
     BY_ID,
     BY_REFERENCE,
@@ -18,8 +18,8 @@ from customer_api.assignments.routers.common import (
     lookups,
     page_of,
 )
+from customer_api.assignments.family.query import is_true
 from customer_api.assignments.schemas import CustomerRead, DeletedRead, PageOf
-from customer_api.assignments.service import customers as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.customers.models import Customer
