@@ -33,15 +33,16 @@ from customer_api.customers.schemas import (
     DeletedCustomer,
     customer_detail_json,
 )
+from customer_api.documents import service as documents_service
 
-router = APIRouter(
-    prefix="/api/1/customer",
-    tags=["customers"],
-    dependencies=[Depends(current_principal), Depends(known_query_only)],
-    responses=error_responses(400),  # an unknown query parameter, on every operation
+_ROUTER_OPTIONS: dict[str, Any] = {
+    "prefix": "/api/1/customer",
+    "dependencies": [Depends(current_principal), Depends(known_query_only)],
+    "responses": error_responses(400),  # an unknown query parameter, on every operation
     # A JSON body sent without any Content-Type is read as JSON, as in /api/v1.0.
-    strict_content_type=False,
-)
+    "strict_content_type": False,
+}
+router = APIRouter(tags=["customers"], **_ROUTER_OPTIONS)
 
 DOCUMENTED_EXAMPLE = Body(
     openapi_examples={
@@ -242,13 +243,7 @@ async def _require_current(request: Request, session: AsyncSession, **customer: 
 
 # A customer's documents, attached and detached: listed with the documents in the API's
 # document (their tag), hence a router of their own.
-documents_router = APIRouter(
-    prefix="/api/1/customer",
-    tags=["documents"],
-    dependencies=[Depends(current_principal), Depends(known_query_only)],
-    responses=error_responses(400),  # an unknown query parameter, on every operation
-    strict_content_type=False,
-)
+documents_router = APIRouter(tags=["documents"], **_ROUTER_OPTIONS)
 _NO_CONTENT = {200: {"description": "Done (no content)"}, **error_responses(404)}
 
 
@@ -262,8 +257,9 @@ _NO_CONTENT = {200: {"description": "Done (no content)"}, **error_responses(404)
 async def attach_document(
     customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
-    await service.attach_document(
-        session, group_id=principal.group_id, ref=customer_id, document_ref=document_id
+    customer = await service.get_customer(session, group_id=principal.group_id, ref=customer_id)
+    await documents_service.attach(
+        session, group_id=principal.group_id, customer=customer, document_ref=document_id
     )
     return Response(status_code=200)
 
@@ -278,7 +274,8 @@ async def attach_document(
 async def detach_document(
     customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
 ) -> Response:
-    await service.detach_document(
-        session, group_id=principal.group_id, ref=customer_id, document_ref=document_id
+    customer = await service.get_customer(session, group_id=principal.group_id, ref=customer_id)
+    await documents_service.detach(
+        session, group_id=principal.group_id, customer=customer, document_ref=document_id
     )
     return Response(status_code=200)

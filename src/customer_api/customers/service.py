@@ -443,25 +443,6 @@ async def delete_customer(
     )
 
 
-async def attach_document(
-    session: AsyncSession, *, group_id: int, ref: str, document_ref: str
-) -> None:
-    """Attach the group's document to the group's customer (404 for either unknown)."""
-    customer = await get_customer(session, group_id=group_id, ref=ref)
-    await documents_service.attach(
-        session, group_id=group_id, customer=customer, document_ref=document_ref
-    )
-
-
-async def detach_document(
-    session: AsyncSession, *, group_id: int, ref: str, document_ref: str
-) -> None:
-    customer = await get_customer(session, group_id=group_id, ref=ref)
-    await documents_service.detach(
-        session, group_id=group_id, customer=customer, document_ref=document_ref
-    )
-
-
 async def _apply_changes(session: AsyncSession, customer: Customer, data: CustomerWrite) -> None:
     _apply_fields(customer, data)
     if data.customer_projects is not None:
