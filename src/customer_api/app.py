@@ -14,7 +14,7 @@ from starlette.types import Scope
 from customer_api import __version__
 from customer_api.assignments.family.validation import translate_validation
 from customer_api.assignments.router import ROUTERS as assignment_routers
-from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES
+from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES, express_principal
 from customer_api.auth.middleware import KeyBeforeBodyMiddleware
 from customer_api.auth.rate_limits import request_limiter
 from customer_api.auth.service import KeyResolver
@@ -26,6 +26,7 @@ from customer_api.core.errors import (
     ServiceUnavailable,
     install_error_handlers,
 )
+from customer_api.core.express import ExpressLane, ExpressLaneMiddleware
 from customer_api.core.middleware import (
     BodyLimitMiddleware,
     InFlight,
@@ -34,6 +35,7 @@ from customer_api.core.middleware import (
 )
 from customer_api.core.openapi import KeySecurity, document_as_served
 from customer_api.core.redirects import redirect_slashes_relatively
+from customer_api.customers.router import EXPRESS_ROUTES
 from customer_api.customers.router import documents_router as customer_documents_router
 from customer_api.customers.router import router as customers_router
 from customer_api.deletions import service as deletions
@@ -74,7 +76,9 @@ SWAGGER_UI_PARAMETERS = {
 }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, express: bool = True) -> FastAPI:
+    """The app; ``express=False`` leaves out the express lane (core/express.py), so that tests
+    can compare its answers with the usual way's."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -132,6 +136,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout=settings.body_timeout,
     )
     app.add_middleware(KeyBeforeBodyMiddleware)  # before the caps: no key, no body read
+    app.state.express = ExpressLane(
+        EXPRESS_ROUTES if express else [],
+        authenticate=express_principal,
+        max_body_bytes=settings.max_json_bytes,
+        body_timeout=settings.body_timeout,
+    )
+    app.add_middleware(ExpressLaneMiddleware, lane=app.state.express)
     app.add_middleware(LoadSheddingMiddleware, in_flight=app.state.in_flight)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
     # No two routes match the same path (ids are told apart by their convertors), so this
