@@ -9,6 +9,8 @@ Under /api/ the ETag of JSON answers, If-None-Match (304), If-Match (412) and Id
 (409, 422) are documented where each applies.
 """
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +144,27 @@ def _document_safe_writes(method: str, operation: dict[str, Any]) -> None:
             answer["content"] = content
 
 
+# Pydantic names a generic model after its parameters (``PageOf_AssignmentRead_``).
+_GENERIC_PAGE = re.compile(r"^PageOf_(\w+?)(?:Read)?_$")
+
+
+def _name_pages(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each list envelope named after what it lists (``AssignmentPage``), so
+    that a generated client's classes have names a person would choose."""
+    schemas = document.get("components", {}).get("schemas", {})
+    renamed = {name: _GENERIC_PAGE.sub(r"\1Page", name) for name in schemas}
+    renamed = {old: new for old, new in renamed.items() if old != new}
+    text = json.dumps(document)
+    for old, new in renamed.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    document = json.loads(text)
+    schemas = document["components"]["schemas"]
+    for old, new in renamed.items():
+        schemas[new] = {**schemas.pop(old), "title": new}
+    document["components"]["schemas"] = dict(sorted(schemas.items()))
+    return document
+
+
 def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
@@ -174,7 +197,9 @@ def document_as_served(app: FastAPI, security: KeySecurity) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _tidy(framework_openapi(), security)
+            document = framework_openapi()
+            _tidy(document, security)
+            app.openapi_schema = _name_pages(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field
 from customer_api.core.schemas import (
     CamelInput,
     CamelModel,
+    Flag,
     Int32,
     JsonObject,
     model_values,
@@ -128,7 +129,7 @@ class DocumentUpdate(_SentBackFields):
 
     description: Description | None = None
     file_name: FileName | None = None
-    internal: bool | None = None
+    internal: Flag | None = None
 
     WRITABLE: ClassVar[frozenset[str]] = frozenset({"description", "file_name", "internal"})
 
@@ -176,7 +177,7 @@ class DocumentItem(CamelInput):
     mime_type: MimeTypeText | None = None
     file_name: FileName | None = None
     description: Description | None = None
-    internal: bool | None = None
+    internal: Flag | None = None
     size: Any = _READ_ONLY
     last_modified: Any = _READ_ONLY
     creation_time_stamp: Any = _READ_ONLY

@@ -43,6 +43,12 @@ router = APIRouter(prefix="/vault", tags=["vault"], route_class=_VaultRoute)
 # Every answer revalidates with the ETag; only the caller may keep a copy.
 _CACHING = {"Cache-Control": "private, no-cache"}
 
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+# The stored type, whatever was sniffed at upload (the document's mimeType): any media type.
+# application/octet-stream (unknown content) is named too, so that a client generator reads the
+# answer as bytes.
+_STORED_TYPE = {"*/*": _BYTES, "application/octet-stream": _BYTES}
+
 
 @router.head("/document/{document_uuid}", include_in_schema=False)
 @router.get(
@@ -52,8 +58,12 @@ _CACHING = {"Cache-Control": "private, no-cache"}
     "206) and `If-None-Match` (304).",
     response_class=Response,
     responses={
-        200: {"description": "The content", "content": {"application/octet-stream": {}}},
-        206: {"description": "The requested byte range"},
+        200: {
+            "description": "The content, as the document's mimeType (image/jpeg, "
+            "application/pdf, text/plain, ...; application/octet-stream when unknown)",
+            "content": _STORED_TYPE,
+        },
+        206: {"description": "The requested byte range", "content": _STORED_TYPE},
         304: {"description": "The client's copy is current"},
         416: {"description": "The range lies past the end of the content"},
         **error_responses(404),
@@ -102,7 +112,10 @@ async def document_content(
     "a PNG icon for the document's kind otherwise (and for links: their URL is never fetched).",
     response_class=Response,
     responses={
-        200: {"description": "The thumbnail", "content": {"image/jpeg": {}, "image/png": {}}},
+        200: {
+            "description": "The thumbnail",
+            "content": {"image/jpeg": _BYTES, "image/png": _BYTES},
+        },
         304: {"description": "The client's copy is current"},
         **error_responses(404),
     },
