@@ -13,6 +13,7 @@ from customer_api.core.schemas import (
     Int32,
     JsonObject,
     model_values,
+    omittable,
     text_field,
 )
 from customer_api.core.timestamps import to_epoch_ms
@@ -129,7 +130,7 @@ class DocumentUpdate(_SentBackFields):
 
     description: Description | None = None
     file_name: FileName | None = None
-    internal: Flag | None = None
+    internal: Flag = omittable()  # a document is internal or not: never null
 
     WRITABLE: ClassVar[frozenset[str]] = frozenset({"description", "file_name", "internal"})
 
