@@ -101,3 +101,15 @@ async def test_inactive_is_documented_as_any_text(client, document, path: str) -
     for value, found in [("", 200), ("maybe", 200), ("false", 204), ("0", 204)]:
         response = await client.get(path, params={**query, "inactive": value})
         assert response.status_code == found, (value, response.text)
+
+
+async def test_every_error_answer_declares_its_body(document) -> None:
+    """429, 503 (overload, outages, thumbnails waiting) and 416 too: JSON in the family's shape."""
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                if status[0] in "45":
+                    assert "application/json" in answer.get("content", {}), (path, method, status)
+    users = document["paths"]["/api/v1.0/users"]["get"]["responses"]["503"]
+    assert users["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "Retry-After" in users["headers"]

@@ -9,7 +9,7 @@ from starlette.types import Message, Receive, Scope, Send
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.conditional import not_modified
 from customer_api.core.db import SessionDep
-from customer_api.core.schemas import error_responses
+from customer_api.core.schemas import CustomerApiErrorBody, error_responses
 from customer_api.documents import service as documents_service
 from customer_api.vault.dependencies import ThumbnailerDep, VaultDep
 from customer_api.vault.responses import (
@@ -65,7 +65,10 @@ _STORED_TYPE = {"*/*": _BYTES, "application/octet-stream": _BYTES}
         },
         206: {"description": "The requested byte range", "content": _STORED_TYPE},
         304: {"description": "The client's copy is current"},
-        416: {"description": "The range lies past the end of the content"},
+        416: {
+            "model": CustomerApiErrorBody,
+            "description": "The range lies past the end of the content",
+        },
         **error_responses(404),
     },
 )
