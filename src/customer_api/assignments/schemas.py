@@ -38,7 +38,7 @@ _FLAG_FORMS = [
     {"type": "string", "pattern": f"^(?:{_TRUE_WORDS}|{_FALSE_WORDS})$"},
 ]
 # The values that mean true (what a condition on a flag has to match).
-TRUE_SCHEMA = {
+_TRUE_SCHEMA = {
     "anyOf": [
         {"const": True},
         {"type": "integer", "const": 1},
@@ -102,7 +102,7 @@ def _ids_or_references(schema: dict[str, Any], model: type["DesignatingInput"]) 
     for name in model.DESIGNATING:
         field = schema["properties"][name]
         by_id[name] = {"items": ID_SCHEMA} if field.get("type") == "array" else ID_SCHEMA
-    schema["if"] = {"properties": {"useExternalId": TRUE_SCHEMA}, "required": ["useExternalId"]}
+    schema["if"] = {"properties": {"useExternalId": _TRUE_SCHEMA}, "required": ["useExternalId"]}
     schema["else"] = {"properties": by_id}
 
 

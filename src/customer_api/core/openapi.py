@@ -174,6 +174,8 @@ def _name_pages(document: dict[str, Any]) -> dict[str, Any]:
     schemas = document.get("components", {}).get("schemas", {})
     renamed = {name: _GENERIC_PAGE.sub(r"\1Page", name) for name in schemas}
     renamed = {old: new for old, new in renamed.items() if old != new}
+    if not renamed:
+        return document
     text = json.dumps(document)
     for old, new in renamed.items():
         text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
