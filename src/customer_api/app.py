@@ -212,7 +212,12 @@ def _add_probes(app: FastAPI) -> None:
         description="200 when the database answers and the process has room for more requests; "
         "503 with Retry-After when the database is unreachable, restarting or out of "
         "connections, or the process is saturated.",
-        responses={503: {"description": "Not ready: send traffic elsewhere for now"}},
+        responses={
+            503: {
+                "description": "Not ready: send traffic elsewhere for now",
+                "content": {"application/json": {"example": {"status": "unavailable"}}},
+            }
+        },
     )
     async def ready() -> JSONResponse:
         if app.state.in_flight.saturated:

@@ -49,12 +49,19 @@ MomentSchema = WithJsonSchema(MOMENT_SCHEMA)
 MAX_MOMENT_LENGTH = 64
 
 
+# Any value is accepted (only `false` and `0` turn it off), so the document says string: a
+# boolean would call ``?inactive`` and ``?inactive=yes`` wrong, and they are not.
 InactiveParam = Annotated[
     str | None,
     Query(
         description="If supplied, inactive customers are included. "
-        + FLAG_DESCRIPTION.format(name="inactive")
+        + FLAG_DESCRIPTION.format(name="inactive"),
+        openapi_examples={
+            "on": {"summary": "include inactive customers", "value": "true"},
+            "off": {"summary": "active customers only (as leaving it out)", "value": "false"},
+        },
     ),
+    WithJsonSchema({"type": "string"}),
 ]
 LimitParam = Annotated[
     int, Query(ge=0, le=MAX_PAGE, description=f"At most this many objects (at most {MAX_PAGE}).")

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from customer_api.auth.dependencies import CurrentPrincipal, current_principal
 from customer_api.core.db import DatabaseDep, SessionDep
 from customer_api.core.params import known_query_only
-from customer_api.core.schemas import error_responses
+from customer_api.core.schemas import CustomerApiErrorBody, error_responses
 from customer_api.documents import service
 from customer_api.documents.schemas import DocumentRead, DocumentUpdate, UploadRead
 from customer_api.vault.dependencies import ThumbnailerDep, VaultDep
@@ -106,6 +106,12 @@ async def update_document(
 # A document's stored bytes and its thumbnail, kept in the vault.
 content_router = APIRouter(prefix="/vault", tags=["vault"], route_class=PassiveContentRoute)
 
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+# The stored type, whatever was sniffed at upload (the document's mimeType): any media type.
+# application/octet-stream (unknown content) is named too, so that a client generator reads the
+# answer as bytes.
+_STORED_TYPE = {"*/*": _BYTES, "application/octet-stream": _BYTES}
+
 
 @content_router.head("/document/{document_uuid}", include_in_schema=False)
 @content_router.get(
@@ -115,10 +121,17 @@ content_router = APIRouter(prefix="/vault", tags=["vault"], route_class=PassiveC
     "206) and `If-None-Match` (304).",
     response_class=Response,
     responses={
-        200: {"description": "The content", "content": {"application/octet-stream": {}}},
-        206: {"description": "The requested byte range"},
+        200: {
+            "description": "The content, as the document's mimeType (image/jpeg, "
+            "application/pdf, text/plain, ...; application/octet-stream when unknown)",
+            "content": _STORED_TYPE,
+        },
+        206: {"description": "The requested byte range", "content": _STORED_TYPE},
         304: {"description": "The client's copy is current"},
-        416: {"description": "The range lies past the end of the content"},
+        416: {
+            "model": CustomerApiErrorBody,
+            "description": "The range lies past the end of the content",
+        },
         **error_responses(404),
     },
 )
@@ -150,7 +163,10 @@ async def document_content(
     "a PNG icon for the document's kind otherwise (and for links: their URL is never fetched).",
     response_class=Response,
     responses={
-        200: {"description": "The thumbnail", "content": {"image/jpeg": {}, "image/png": {}}},
+        200: {
+            "description": "The thumbnail",
+            "content": {"image/jpeg": _BYTES, "image/png": _BYTES},
+        },
         304: {"description": "The client's copy is current"},
         **error_responses(404),
     },

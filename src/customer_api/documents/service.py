@@ -143,8 +143,6 @@ async def update_document(
 ) -> Document:
     document = await get_document(session, group_id=group_id, ref=ref)
     for name, value in data.given_fields().items():
-        if name == "internal" and value is None:
-            raise InvalidBody("internal: must be true or false.")
         setattr(document, name, value)
     document.modified = utcnow()
     await session.flush()

@@ -80,7 +80,18 @@ _ORDER = _documented({"type": "string", "enum": list(ORDERS)})
 _MOMENT = _documented(
     {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 )
-BOOLEAN = _documented({"type": "boolean"})
+# What ``is_true`` reads: true or false in any case, 1 or 0 (blanks around are ignored).
+BOOLEAN = _documented(
+    {
+        "anyOf": [
+            {"type": "boolean"},
+            {
+                "type": "string",
+                "pattern": r"^\s*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])\s*$",
+            },
+        ]
+    }
+)
 
 
 async def _path_id(
