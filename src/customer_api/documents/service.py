@@ -5,6 +5,8 @@ import mimetypes
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -18,7 +20,6 @@ from customer_api.core.errors import Conflict, InvalidBody, NotFound
 from customer_api.core.identifiers import parse_id_or_uuid
 from customer_api.core.schemas import model_values
 from customer_api.core.timestamps import utcnow
-from customer_api.customers.models import Customer
 from customer_api.documents.models import CustomerDocument, Document
 from customer_api.documents.schemas import (
     DocumentItem,
@@ -29,6 +30,17 @@ from customer_api.documents.schemas import (
 from customer_api.vault.sniffing import OCTET_STREAM, sniff_mime_type
 from customer_api.vault.storage import StoredObject, VaultStorage
 from customer_api.webhooks import service as webhooks
+
+
+class DocumentHolder(Protocol):
+    """What documents are attached to: a customer, which the customers service passes in
+    (documents sit below customers and know nothing of them)."""
+
+    id: int
+    uuid: UUID
+    modified: datetime
+    document_links: list[CustomerDocument]
+
 
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
@@ -120,7 +132,7 @@ async def _emit(session: AsyncSession, document: Document, change: str, data: di
     )
 
 
-def _link_data(customer: Customer, document: Document) -> dict:
+def _link_data(customer: DocumentHolder, document: Document) -> dict:
     return {
         "customer": {"id": customer.id, "uuid": str(customer.uuid)},
         "document": document_json(model_values(document)),
@@ -132,8 +144,6 @@ async def update_document(
 ) -> Document:
     document = await get_document(session, group_id=group_id, ref=ref)
     for name, value in data.given_fields().items():
-        if name == "internal" and value is None:
-            raise InvalidBody("internal: must be true or false.")
         setattr(document, name, value)
     document.modified = utcnow()
     await session.flush()
@@ -151,7 +161,7 @@ class LinkChanges:
 
 
 async def set_customer_documents(
-    session: AsyncSession, *, group_id: int, customer: Customer, items: Sequence[DocumentItem]
+    session: AsyncSession, *, group_id: int, customer: DocumentHolder, items: Sequence[DocumentItem]
 ) -> LinkChanges:
     """Make the customer's documents the given list, in its order: references to the group's
     documents (by uuid or id) and new links to files elsewhere. Unlisted ones are detached."""
@@ -182,7 +192,7 @@ async def set_customer_documents(
 
 
 async def emit_link_changes(
-    session: AsyncSession, customer: Customer, changes: LinkChanges
+    session: AsyncSession, customer: DocumentHolder, changes: LinkChanges
 ) -> None:
     """The events of ``set_customer_documents``, once flushed (new documents have ids): as the
     dedicated routes write them."""
@@ -194,7 +204,7 @@ async def emit_link_changes(
         await _emit(session, document, "detached", _link_data(customer, document))
 
 
-async def customer_deleted(session: AsyncSession, customer: Customer) -> None:
+async def customer_deleted(session: AsyncSession, customer: DocumentHolder) -> None:
     """A deleted customer's documents are detached with it (the links go, the documents
     stay): their events. Call before the deletion, with the links loaded."""
     for link in customer.document_links:
@@ -202,7 +212,7 @@ async def customer_deleted(session: AsyncSession, customer: Customer) -> None:
 
 
 async def attach(
-    session: AsyncSession, *, group_id: int, customer: Customer, document_ref: str
+    session: AsyncSession, *, group_id: int, customer: DocumentHolder, document_ref: str
 ) -> None:
     """Attach a document to the customer (at the end of its list); attaching twice is a no-op."""
     document = await get_document(session, group_id=group_id, ref=document_ref)
@@ -220,7 +230,7 @@ async def attach(
 
 
 async def detach(
-    session: AsyncSession, *, group_id: int, customer: Customer, document_ref: str
+    session: AsyncSession, *, group_id: int, customer: DocumentHolder, document_ref: str
 ) -> None:
     """Detach a document from the customer; detaching one that is not attached is a no-op.
 
