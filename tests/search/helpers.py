@@ -7,12 +7,6 @@ import httpx
 SEARCH = "/api/1/customer/search"
 
 
-async def create(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
-    response = await client.post("/api/1/customer", json={"name": name, **fields})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 async def search(client: httpx.AsyncClient, q: str, **params: Any) -> list[dict[str, Any]]:
     """The entries found (an empty list for 204); fails on any other status."""
     response = await client.get(SEARCH, params={"q": q, **params})

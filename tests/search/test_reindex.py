@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import text
 
 import customer_api
-from tests.search.helpers import RecordedProgress, create, names
+from tests.helpers import create_customer
+from tests.search.helpers import RecordedProgress, names
 
 # This checkout's package, wherever the command runs from.
 SOURCE_DIR = str(Path(customer_api.__file__).resolve().parents[1])
@@ -24,8 +25,8 @@ async def _run_sql(app, statement: str) -> None:
 
 
 async def test_rebuild_restores_a_lost_index(app, client, backend) -> None:
-    await create(client, "Wendy Warner")
-    await create(client, "Horse Stables", customerProjects=[{"name": "Barn"}])
+    await create_customer(client, "Wendy Warner")
+    await create_customer(client, "Horse Stables", customerProjects=[{"name": "Barn"}])
     await _run_sql(app, f"DELETE FROM {INDEX_TABLES[backend]}")
     assert await names(client, "wendy barn") == []
 
@@ -56,7 +57,7 @@ async def _index_size(app, backend: str) -> int:
 async def test_deleting_through_the_api_removes_the_entry(
     app, client, backend, without_delete_trigger
 ) -> None:
-    customer = await create(client, "Ghost")
+    customer = await create_customer(client, "Ghost")
     await client.delete(f"/api/1/customer/{customer['id']}")
     assert await _index_size(app, backend) == 0
 
@@ -64,11 +65,11 @@ async def test_deleting_through_the_api_removes_the_entry(
 async def test_a_left_over_entry_is_never_found(
     app, client, backend, without_delete_trigger
 ) -> None:
-    ghost = await create(client, "Ghost")
+    ghost = await create_customer(client, "Ghost")
     await _run_sql(app, f"DELETE FROM customers WHERE id = {ghost['id']}")
     assert await names(client, "ghost") == []
     # Ids are never reused (AUTOINCREMENT on SQLite): the left-over entry stays unseen.
-    real = await create(client, "Real")
+    real = await create_customer(client, "Real")
     assert real["id"] > ghost["id"]
     assert await names(client, "ghost") == []
     assert await names(client, "real") == ["Real"]
@@ -77,7 +78,7 @@ async def test_a_left_over_entry_is_never_found(
 async def test_rebuild_drops_entries_of_customers_that_are_gone(
     app, client, backend, without_delete_trigger
 ) -> None:
-    ghost = await create(client, "Ghost")
+    ghost = await create_customer(client, "Ghost")
     await _run_sql(app, f"DELETE FROM customers WHERE id = {ghost['id']}")
     assert await _index_size(app, backend) == 1
     await app.state.search.rebuild(app.state.database, RecordedProgress())
@@ -85,7 +86,7 @@ async def test_rebuild_drops_entries_of_customers_that_are_gone(
 
 
 async def test_deleting_a_group_empties_its_index(app, client, acme, backend) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     await _run_sql(app, f"DELETE FROM groups WHERE id = {acme.group_id}")
     assert await _index_size(app, backend) == 0
 

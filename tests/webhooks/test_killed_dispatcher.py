@@ -11,10 +11,9 @@ import threading
 from sqlalchemy import select
 
 from customer_api.webhooks.models import WebhookDelivery
-from tests.conftest import Tenant
+from tests.helpers import Tenant
 from tests.live_server import SOURCE
-from tests.webhooks.conftest import LOOPBACK
-from tests.webhooks.helpers import subscribe
+from tests.webhooks.helpers import LOOPBACK, subscribe
 from tests.webhooks.receiver import Receiver
 
 
