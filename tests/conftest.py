@@ -32,8 +32,8 @@ SLOW_MODULES = frozenset(
 )
 
 
-# A test module marked so runs an app of its own for each test (pytestmark = OWN_APP_MARK):
-# one whose tests change the app itself (its search backend, its background work).
+# A test marked so (or a module, with ``pytestmark = pytest.mark.own_app``) runs an app of its
+# own rather than the shared one: one that changes the app itself (a route, its search backend).
 OWN_APP = "own_app"
 
 
@@ -139,8 +139,9 @@ class RunningApps:
             await self._stop.wait()
 
     async def after_test(self) -> None:
-        """Empty tables and a fresh rate limiter (group ids start at 1 in every test, so counts
-        would carry over); a test that broke the app leaves it for the next to restart."""
+        """Empty tables and a new rate limiter (group ids start at 1 in every test, so counts
+        would carry over). When the tables cannot be emptied the app is stopped: the next test
+        starts a new one."""
         assert self.app is not None
         state = self.app.state
         try:
