@@ -14,7 +14,7 @@ from starlette.types import Scope
 from customer_api import __version__
 from customer_api.assignments.routers import ROUTERS as assignment_routers
 from customer_api.assignments.routers.validation import translate_validation
-from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES
+from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES, express_principal
 from customer_api.auth.middleware import KeyBeforeBodyMiddleware
 from customer_api.auth.rate_limits import request_limiter
 from customer_api.auth.service import KeyResolver
@@ -27,6 +27,7 @@ from customer_api.core.errors import (
     install_error_handlers,
     register_assignments_validation,
 )
+from customer_api.core.express import ExpressLane, ExpressLaneMiddleware
 from customer_api.core.middleware import (
     BodyLimitMiddleware,
     InFlight,
@@ -35,6 +36,7 @@ from customer_api.core.middleware import (
 )
 from customer_api.core.openapi import KeySecurity, document_as_served
 from customer_api.core.redirects import redirect_slashes_relatively
+from customer_api.customers.router import EXPRESS_ROUTES
 from customer_api.customers.router import router as customers_router
 from customer_api.deletions import service as deletions
 from customer_api.documents.router import UPLOAD_PATH
@@ -75,7 +77,9 @@ SWAGGER_UI_PARAMETERS = {
 }
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, express: bool = True) -> FastAPI:
+    """The app; ``express=False`` leaves out the express lane (core/express.py), so that tests
+    can compare its answers with the usual way's."""
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -133,6 +137,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         body_timeout=settings.body_timeout,
     )
     app.add_middleware(KeyBeforeBodyMiddleware)  # before the caps: no key, no body read
+    app.state.express = ExpressLane(
+        EXPRESS_ROUTES if express else [],
+        authenticate=express_principal,
+        max_body_bytes=settings.max_json_bytes,
+        body_timeout=settings.body_timeout,
+    )
+    app.add_middleware(ExpressLaneMiddleware, lane=app.state.express)
     app.add_middleware(LoadSheddingMiddleware, in_flight=app.state.in_flight)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
     register_assignments_validation(translate_validation)

@@ -5,6 +5,8 @@ group's thumbnails. Renders run in real, limited processes; the files are made h
 import asyncio
 import dataclasses
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -128,3 +130,18 @@ async def test_a_full_queue_answers_503_with_retry_after(client, vault_dir) -> N
     for answer in answers:
         if answer.status_code == 503:
             assert answer.headers["retry-after"] == "2"
+
+
+def test_a_render_runs_at_a_lower_priority_than_the_server() -> None:
+    """The render process's own limits, read back in a process set up as a render is."""
+    probe = (
+        "import os, resource\n"
+        "from customer_api.vault.rendering import limit_self\n"
+        "before = os.nice(0)\n"
+        "limit_self(5, 512 * 1024 * 1024)\n"
+        "print(os.nice(0) - before, resource.getrlimit(resource.RLIMIT_CPU)[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["10", "5"]

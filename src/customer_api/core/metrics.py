@@ -84,10 +84,20 @@ def set_webhook_figures(figures: dict[str, float]) -> None:
     WEBHOOK_OLDEST_PENDING.set(figures["oldest_pending_seconds"])
 
 
+# The request metrics' children by their labels (bounded: known methods, route templates,
+# statuses), so that a request costs a dict lookup rather than the client library's labels().
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
-    labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
-    REQUESTS.labels(*labels).inc()
-    LATENCY.labels(*labels).observe(seconds)
+    children = _REQUEST_CHILDREN.get((method, route, status))
+    if children is None:
+        labels = (method if method in KNOWN_METHODS else "OTHER", route, str(status))
+        children = REQUESTS.labels(*labels), LATENCY.labels(*labels)
+        if method in KNOWN_METHODS:
+            _REQUEST_CHILDREN[method, route, status] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def set_indexer_backlog(count: int) -> None:

@@ -170,11 +170,13 @@ class BodyLimitMiddleware:
             return
         upload = scope["path"] in self.upload_paths
         limit = self.max_multipart_bytes if upload else self.max_json_bytes
-        guarded = _guarded(receive, scope, limit, upload=upload, idle=self.body_timeout)
+        guarded = guarded_receive(receive, scope, limit, upload=upload, idle=self.body_timeout)
         await self.app(scope, guarded, send)
 
 
-def _guarded(receive: Receive, scope: Scope, limit: int, *, upload: bool, idle: float) -> Receive:
+def guarded_receive(
+    receive: Receive, scope: Scope, limit: int, *, upload: bool, idle: float
+) -> Receive:
     declared = header_value(scope, b"content-length") or ""
     received = 0
     complete = False

@@ -1,19 +1,25 @@
 """/api/1/customer: HTTP in, service call, HTTP out."""
 
+import re
 from typing import Annotated, Any
 from uuid import UUID
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
-from pydantic import WithJsonSchema
+from pydantic import ValidationError, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_api.auth.dependencies import CurrentPrincipal, current_principal
+from customer_api.auth.dependencies import PRINCIPAL_STATE, CurrentPrincipal, current_principal
+from customer_api.auth.service import Principal
 from customer_api.core.conditional import require_match
-from customer_api.core.db import DatabaseDep, SessionDep
+from customer_api.core.db import Database, DatabaseDep, SessionDep
+from customer_api.core.errors import is_json_media_type
+from customer_api.core.express import ExpressAnswer, ExpressCall, ExpressRoute
 from customer_api.core.identifiers import MAX_ID, parse_id_or_uuid
 from customer_api.core.params import (
     MAX_MOMENT_LENGTH,
     MAX_PAGE,
+    CustomerRefConvertor,
     InactiveParam,
     LimitParam,
     MomentSchema,
@@ -219,6 +225,71 @@ async def delete_customer(
     await _require_current(request, session, group_id=principal.group_id, ref=customer_id)
     await service.delete_customer(session, group_id=principal.group_id, ref=customer_id)
     return Response(status_code=200)
+
+
+# The express lane (core/express.py): the same operations as get_customer, list_customers and
+# create_customer above, for plain requests.
+
+_PAGE_BOUNDS = {"limit": MAX_PAGE, "offset": 2**53, "after": MAX_ID}
+_NUMBER = re.compile("[0-9]{1,19}")
+
+
+async def express_detail(call: ExpressCall) -> ExpressAnswer:
+    principal: Principal = call.state[PRINCIPAL_STATE]
+    database: Database = call.app_state.database
+    ref = call.params["customer_id"]
+    return 200, await service.customer_detail(database, group_id=principal.group_id, ref=ref)
+
+
+async def express_list(call: ExpressCall) -> ExpressAnswer:
+    """A page of active customers by ``limit``, ``offset`` and ``after`` given as plain numbers
+    within their bounds (anything else goes the usual way, which says what is wrong)."""
+    if not all(_NUMBER.fullmatch(value) for value in call.query.values()):
+        return None
+    page = {name: int(value) for name, value in call.query.items()}
+    if any(page[name] > bound for name, bound in _PAGE_BOUNDS.items() if name in page):
+        return None
+    principal: Principal = call.state[PRINCIPAL_STATE]
+    customers = await service.list_customers(
+        call.app_state.database,
+        group_id=principal.group_id,
+        include_inactive=False,
+        limit=page.get("limit", MAX_PAGE),
+        offset=page.get("offset", 0),
+        modified_since=None,
+        after_id=page.get("after"),
+    )
+    return (200, customers) if customers else (204, None)
+
+
+async def express_create(call: ExpressCall) -> ExpressAnswer:
+    """A JSON body that is a valid new customer (anything else goes the usual way, which
+    says what is wrong)."""
+    media = call.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and not is_json_media_type(media):
+        return None
+    try:
+        data = CustomerCreate.model_validate(orjson.loads(call.body))
+    except (orjson.JSONDecodeError, ValidationError):
+        return None
+    principal: Principal = call.state[PRINCIPAL_STATE]
+    created = await service.add_customer(
+        call.app_state.database,
+        search=call.app_state.search,
+        group_id=principal.group_id,
+        data=data,
+    )
+    return 200, created
+
+
+_REF = "(?P<customer_id>" + CustomerRefConvertor.regex + ")"
+EXPRESS_ROUTES = [
+    ExpressRoute("GET", "/api/1/customer/{customer_id}", "/api/1/customer/" + _REF, express_detail),
+    ExpressRoute(
+        "GET", "/api/1/customer", "/api/1/customer", express_list, query=frozenset(_PAGE_BOUNDS)
+    ),
+    ExpressRoute("POST", "/api/1/customer", "/api/1/customer", express_create, body=True),
+]
 
 
 async def _require_current(request: Request, session: AsyncSession, **customer: Any) -> None:

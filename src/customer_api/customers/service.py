@@ -8,7 +8,24 @@ from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import ARRAY, Boolean, Select, String, Uuid, bindparam, func, insert, select, true
+import orjson
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Executable,
+    Integer,
+    Select,
+    String,
+    TextClause,
+    Uuid,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -62,7 +79,8 @@ async def list_customers(
     after_id: int | None = None,
 ) -> list[JsonObject]:
     """A page of the group's customers in id order, with their projects: one statement whatever
-    the page size, read as plain rows (no ORM objects: a page may hold a thousand customers)."""
+    the page size, read as plain rows (no ORM objects: a page may hold a thousand customers).
+    On Postgres the database writes each customer's JSON (see ``_list_json_statement``)."""
     statement = _list_statement(
         database.dialect,
         active_only=not include_inactive,
@@ -77,6 +95,8 @@ async def list_customers(
         modified=modified_since,
         after_id=after_id,
     )
+    if database.dialect == "postgresql":
+        return [orjson.Fragment(row["json"]) for row in rows]
     return [customer_json(row, _projects(row["projects"])) for row in rows]
 
 
@@ -134,7 +154,10 @@ async def locked_detail(session: AsyncSession, *, group_id: int, ref: str) -> Js
 
 
 @functools.cache
-def _list_statement(dialect: str, *, active_only: bool, since: bool, after: bool) -> Select[Any]:
+@functools.cache
+def _list_statement(dialect: str, *, active_only: bool, since: bool, after: bool) -> Executable:
+    if dialect == "postgresql":
+        return _list_json_statement(active_only=active_only, since=since, after=after)
     statement = select(*Customer.__table__.columns, _projects_array(dialect).label("projects"))
     statement = statement.where(Customer.group_id == bindparam("group_id"))
     if active_only:
@@ -144,6 +167,57 @@ def _list_statement(dialect: str, *, active_only: bool, since: bool, after: bool
     if after:
         statement = statement.where(Customer.id > bindparam("after_id"))
     return statement.order_by(Customer.id).limit(bindparam("limit")).offset(bindparam("offset"))
+
+
+# The list representation (customer_json) by its JSON names and the columns they show, in its
+# order; a test holds the two together.
+_LIST_FIELDS = {
+    "id": "id", "uuid": "uuid", "name": "name", "customerNumber": "customer_number",
+    "organizationNumber": "organization_number", "email": "email", "phone": "phone",
+    "mobile": "mobile", "address": "address", "postalCode": "postal_code", "city": "city",
+    "country": "country", "latitude": "latitude", "longitude": "longitude", "notes": "notes",
+    "organization": "organization", "active": "active",
+}  # fmt: skip
+
+
+def _epoch_ms(column: str) -> str:
+    """Epoch milliseconds, floored, exactly as ``to_epoch_ms`` counts them."""
+    return f"floor(extract(epoch FROM {column}) * 1000)::bigint"
+
+
+def _list_json_statement(*, active_only: bool, since: bool, after: bool) -> TextClause:
+    """Postgres: a page of customers, each as its list representation's JSON text, written by
+    the database (``row_to_json``, compact as the API's JSON is): building a hundred
+    representations in Python cost several times what reading them did (bench/README.md)."""
+    fields = ", ".join(f'c.{column} AS "{name}"' for name, column in _LIST_FIELDS.items())
+    filters = "".join(
+        condition
+        for condition, wanted in (
+            (" AND c.active", active_only),
+            (" AND c.modified >= :modified", since),
+            (" AND c.id > :after_id", after),
+        )
+        if wanted
+    )
+    sql = f"""SELECT row_to_json(r)::text AS json FROM (
+        SELECT {fields},
+            coalesce((SELECT array_to_json(array_agg(p ORDER BY p.id))
+                      FROM (SELECT id, uuid, name, active FROM customer_projects
+                            WHERE customer_id = c.id) p), '[]') AS "customerProjects",
+            {_epoch_ms("c.created")} AS created, {_epoch_ms("c.modified")} AS modified
+        FROM customers c WHERE c.group_id = :group_id{filters}
+        ORDER BY c.id LIMIT :limit OFFSET :offset) r
+    ORDER BY r.id"""
+    parameters = [
+        bindparam("group_id", type_=Integer),
+        bindparam("limit", type_=Integer),
+        bindparam("offset", type_=BigInteger),
+    ]
+    if since:
+        parameters.append(bindparam("modified", type_=Customer.__table__.c.modified.type))
+    if after:
+        parameters.append(bindparam("after_id", type_=BigInteger))
+    return text(sql).bindparams(*parameters)
 
 
 @functools.cache

@@ -98,9 +98,15 @@ def _jpeg(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
+# Added to the server's own niceness: a render is batch work beside the requests.
+RENDER_NICENESS = 10
+
+
 def limit_self(cpu_seconds: int, memory_bytes: int) -> None:
     """Kernel-enforced limits: SIGXCPU past the CPU time (SIGKILL a second later), allocation
-    failures past the address space, no core files; and death with the parent."""
+    failures past the address space, no core files; death with the parent; and a lower CPU
+    priority, so that the server's requests (any group's) go before a render."""
+    os.nice(RENDER_NICENESS)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
