@@ -1,18 +1,25 @@
 """What tests share: the databases to run on, keys and clients of groups, one way to empty
-the tables, and a customer or user made through the API as a client would make it."""
+the tables, a customer or user made through the API as a client would make it, and the
+command line run as an operator runs it."""
 
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from sqlalchemy import text
 
+import customer_api
 from customer_api.auth import service as auth_service
 from customer_api.core.db import Database
 from customer_api.models import metadata
 
 POSTGRES_URL = os.environ.get("CUSTOMER_API_TEST_DATABASE_URL", "").strip()
 V1 = "/api/v1.0"
+# This checkout's package, wherever a command runs from.
+SOURCE_DIR = str(Path(customer_api.__file__).resolve().parents[1])
 
 
 @dataclass
@@ -119,3 +126,21 @@ async def make_route(
     response = await client.post(f"{V1}/routes", json=body)
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def run_cli(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``customer-api ARGS`` in a process of its own, on a SQLite database in ``tmp_path``."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")},
+        "PYTHONPATH": SOURCE_DIR,
+        "CUSTOMER_API_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        **{f"CUSTOMER_API_{name.upper()}": value for name, value in settings.items()},
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "customer_api", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )

@@ -1,18 +1,10 @@
-"""Searching over the API, as a client does, and the command line run as an operator runs it."""
+"""Searching over the API, as a client does."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-import customer_api
-
 SEARCH = "/api/1/customer/search"
-# This checkout's package, wherever the command runs from.
-SOURCE_DIR = str(Path(customer_api.__file__).resolve().parents[1])
 
 
 async def search(client: httpx.AsyncClient, q: str, **params: Any) -> list[dict[str, Any]]:
@@ -40,21 +32,3 @@ class RecordedProgress:
 
     def advance(self, count: int) -> None:
         self.done += count
-
-
-def run_cli(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    """``customer-api ARGS`` in a process of its own, on a SQLite database in ``tmp_path``."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")},
-        "PYTHONPATH": SOURCE_DIR,
-        "CUSTOMER_API_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        **{f"CUSTOMER_API_{name.upper()}": value for name, value in settings.items()},
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "customer_api", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )

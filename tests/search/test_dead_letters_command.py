@@ -3,7 +3,7 @@
 import sqlite3
 from pathlib import Path
 
-from tests.search.helpers import run_cli
+from tests.helpers import run_cli
 
 
 def _add_entries(database: Path) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.helpers import create_customer
-from tests.search.helpers import RecordedProgress, names, run_cli
+from tests.helpers import create_customer, run_cli
+from tests.search.helpers import RecordedProgress, names
 
 INDEX_TABLES = {"sqlite": "customer_search_fts", "postgres": "customer_search"}
 
