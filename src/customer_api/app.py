@@ -12,8 +12,8 @@ from fastapi_offline import FastAPIOffline
 from starlette.types import Scope
 
 from customer_api import __version__
-from customer_api.assignments.routers import ROUTERS as assignment_routers
-from customer_api.assignments.routers.validation import translate_validation
+from customer_api.assignments.family.validation import translate_validation
+from customer_api.assignments.router import ROUTERS as assignment_routers
 from customer_api.auth.dependencies import KEY_SCHEMES, KEYED_PREFIXES, express_principal
 from customer_api.auth.middleware import KeyBeforeBodyMiddleware
 from customer_api.auth.rate_limits import request_limiter
@@ -25,7 +25,6 @@ from customer_api.core.db import Database
 from customer_api.core.errors import (
     ServiceUnavailable,
     install_error_handlers,
-    register_assignments_validation,
 )
 from customer_api.core.express import ExpressLane, ExpressLaneMiddleware
 from customer_api.core.middleware import (
@@ -37,16 +36,16 @@ from customer_api.core.middleware import (
 from customer_api.core.openapi import KeySecurity, document_as_served
 from customer_api.core.redirects import redirect_slashes_relatively
 from customer_api.customers.router import EXPRESS_ROUTES
+from customer_api.customers.router import documents_router as customer_documents_router
 from customer_api.customers.router import router as customers_router
 from customer_api.deletions import service as deletions
-from customer_api.documents.router import UPLOAD_PATH
+from customer_api.documents.router import UPLOAD_PATH, content_router
 from customer_api.documents.router import router as documents_router
 from customer_api.idempotency.middleware import IdempotencyMiddleware
 from customer_api.idempotency.service import KeyStore
 from customer_api.search import outbox
 from customer_api.search import service as search_service
 from customer_api.search.router import router as search_router
-from customer_api.vault.router import router as vault_router
 from customer_api.vault.storage import LocalStorage
 from customer_api.vault.thumbnails import RenderLimits, Thumbnailer
 from customer_api.webhooks import running as webhooks_running
@@ -126,7 +125,7 @@ def create_app(settings: Settings | None = None, *, express: bool = True) -> Fas
     app.state.settings = settings
     app.state.in_flight = InFlight(settings.max_concurrent_requests)
     app.state.webhook_allowed = webhooks_running.allowed_networks(settings)
-    install_error_handlers(app)
+    install_error_handlers(app, assignments_validation=translate_validation)
     app.add_middleware(EntityTagMiddleware, prefix="/api/")
     app.add_middleware(IdempotencyMiddleware, store=_idempotency_store)
     app.add_middleware(
@@ -146,10 +145,17 @@ def create_app(settings: Settings | None = None, *, express: bool = True) -> Fas
     app.add_middleware(ExpressLaneMiddleware, lane=app.state.express)
     app.add_middleware(LoadSheddingMiddleware, in_flight=app.state.in_flight)
     app.add_middleware(RequestObservabilityMiddleware)  # outermost: sees every answer
-    register_assignments_validation(translate_validation)
-    # Before the customers router: its /customer/{id} must not shadow /customer/{id}/document/...
-    routers = [documents_router, search_router, customers_router, vault_router, webhooks_router]
-    for router in [*routers, *assignment_routers]:  # search before customers: not an id
+    # No two routes match the same path (ids are told apart by their convertors), so this
+    # order is only the order of the API's document.
+    routers = [
+        documents_router,
+        customer_documents_router,
+        search_router,
+        customers_router,
+        content_router,
+        webhooks_router,
+    ]
+    for router in [*routers, *assignment_routers]:
         _add_routes(app, router)
     _add_probes(app)
     _add_metrics(app)
@@ -206,7 +212,12 @@ def _add_probes(app: FastAPI) -> None:
         description="200 when the database answers and the process has room for more requests; "
         "503 with Retry-After when the database is unreachable, restarting or out of "
         "connections, or the process is saturated.",
-        responses={503: {"description": "Not ready: send traffic elsewhere for now"}},
+        responses={
+            503: {
+                "description": "Not ready: send traffic elsewhere for now",
+                "content": {"application/json": {"example": {"status": "unavailable"}}},
+            }
+        },
     )
     async def ready() -> JSONResponse:
         if app.state.in_flight.saturated:

@@ -131,7 +131,7 @@ def _missing_sqlite_file(settings: Settings) -> str | None:
 @app.command()
 def migrate(
     revision: Annotated[
-        str, typer.Option(help="The revision to go to.", metavar="REVISION")
+        str, typer.Option("--revision", help="The revision to go to.", metavar="REVISION")
     ] = "head",
 ) -> None:
     """Bring the database schema up to date.
@@ -157,6 +157,7 @@ def serve(
     port: Annotated[
         int | None,
         typer.Option(
+            "--port",
             help="The port to listen on.",
             metavar="PORT",
             show_default="CUSTOMER_API_PORT, else 8000",

@@ -6,9 +6,9 @@ does after its checks."""
 
 import pytest
 
-from customer_api.assignments.errors import AlreadyAssigned, DeleteFailed, SaveFailed
+from customer_api.assignments.family.errors import AlreadyAssigned, DeleteFailed, SaveFailed
+from customer_api.assignments.family.statements import delete, flush
 from customer_api.assignments.models import CustomerEmployee, Employee
-from customer_api.assignments.service.common import delete, flush
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer
 

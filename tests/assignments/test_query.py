@@ -4,8 +4,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from customer_api.assignments.errors import InvalidDatetimeFormat, InvalidParam, InvalidParamType
-from customer_api.assignments.query import Page, parse_iso_8601, read_integer, read_page
+from customer_api.assignments.family.errors import (
+    InvalidDatetimeFormat,
+    InvalidParam,
+    InvalidParamType,
+)
+from customer_api.assignments.family.query import Page, parse_iso_8601, read_integer, read_page
 
 SORTS = ["id", "dateCreated"]
 

@@ -4,8 +4,8 @@ trigram indexes (pg_trgm) rather than by reading all of a group's rows."""
 import pytest
 from sqlalchemy import select, text
 
+from customer_api.assignments.family.statements import text_condition
 from customer_api.assignments.models import Employee
-from customer_api.assignments.service.common import text_condition
 from customer_api.customers.models import Customer
 from tests.helpers import create_group_key
 

@@ -56,6 +56,9 @@ async def test_sending_back_the_document_as_read_is_accepted(client) -> None:
     [
         ({"internal": None}, "internal"),
         ({"internal": "maybe"}, "internal"),
+        # A boolean, as the document says: not 0 or "true" (the /api/v1.0 family reads those).
+        ({"internal": 0}, "internal"),
+        ({"internal": "true"}, "internal"),
         ({"description": 5}, "description"),
         ({"description": "x" * 10_001}, "description"),
         ({"colour": "red"}, "colour"),

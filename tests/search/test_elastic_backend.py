@@ -20,7 +20,6 @@ from customer_api.search.elastic import (
 )
 from customer_api.search.indexer import Indexer
 from customer_api.search.models import SearchOutboxEntry
-from customer_api.search.service import bind_backend
 from tests.helpers import create_customer
 from tests.search.helpers import RecordedProgress
 from tests.search.stand_in_elasticsearch import StandInElasticsearch, client_for
@@ -51,7 +50,6 @@ async def elastic(app, stand_in) -> ElasticBackend:
     backend = ElasticBackend(ElasticIndex(client_for(stand_in), "customers"))
     await backend.open()
     app.state.search = backend
-    bind_backend(app.state.database, backend)
     yield backend
     await backend.close()
 

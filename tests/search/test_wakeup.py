@@ -13,7 +13,7 @@ from customer_api.config import Settings
 from customer_api.core.db import Database
 from customer_api.search import wakeup as wakeup_module
 from customer_api.search.indexer import Indexer
-from customer_api.search.service import bind_backend
+from customer_api.search.service import bind_wakeup
 from customer_api.search.wakeup import Wakeup
 from tests.helpers import create_customer
 
@@ -61,7 +61,7 @@ async def test_a_commit_wakes_the_indexer_of_its_process(app, client) -> None:
 
 async def test_a_rolled_back_write_wakes_nobody(app, client) -> None:
     woken = Wakeup(AN_HOUR)
-    bind_backend(app.state.database, app.state.search, woken)
+    bind_wakeup(app.state.database, woken)
     response = await client.post("/api/1/customer", json={"name": "X", "customerNumber": "C-1"})
     assert response.status_code == 200
     woken._event.clear()

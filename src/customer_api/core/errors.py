@@ -8,7 +8,7 @@ into the same shapes, so a client never sees another body.
 """
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -270,12 +270,7 @@ def _customer_family_validation(request: Request, exc: RequestValidationError) -
     return error_response(request, 400, "invalid_parameter", describe_validation(errors))
 
 
-_validation_translators = {False: _customer_family_validation}
-
-
-def register_assignments_validation(translator) -> None:
-    """Let the /api/v1.0 family render framework validation errors in its own codes."""
-    _validation_translators[True] = translator
+ValidationTranslator = Callable[[Request, RequestValidationError], JSONResponse]
 
 
 _HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -318,7 +313,11 @@ HTTP_ERROR_CODES = {
 }
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, *, assignments_validation: ValidationTranslator) -> None:
+    """The handlers of both families; ``assignments_validation`` renders the framework's
+    validation errors in the /api/v1.0 family's codes (that family's code, passed in by the app:
+    core knows no family)."""
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         if isinstance(exc, ServiceUnavailable):
@@ -327,9 +326,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        assignments = is_assignments_path(request.url.path)
-        translator = _validation_translators.get(assignments, _customer_family_validation)
-        return translator(request, exc)
+        if is_assignments_path(request.url.path):
+            return assignments_validation(request, exc)
+        return _customer_family_validation(request, exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

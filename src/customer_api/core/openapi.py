@@ -4,11 +4,14 @@ FastAPI documents a 422 "Validation Error" for every operation with parameters o
 server never sends it (each family answers bad input with its own 400 or 406), so those entries
 go. Every operation with a request body can be answered 413 by the body size cap, so that is
 documented, in the shape of the operation's other errors. The key's schemes are declared once,
-for every operation under the paths that need a key, and so is the 429 of the rate limits.
+for every operation under the paths that need a key, and so are the 429 of the rate limits and
+the 503 of overload and outages.
 Under /api/ the ETag of JSON answers, If-None-Match (304), If-Match (412) and Idempotency-Key
 (409, 422) are documented where each applies.
 """
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,14 @@ TOO_MANY = (
     "try again after Retry-After seconds. Every answer to a keyed request carries the "
     "RateLimit-Policy and RateLimit fields (IETF draft-ietf-httpapi-ratelimit-headers)."
 )
+UNAVAILABLE = (
+    "Overloaded, or the database is restarting or unreachable: nothing was done (unless the "
+    "message says the change may have been saved); try again after Retry-After seconds."
+)
+RETRY_AFTER = {
+    "description": "Seconds to wait before trying again.",
+    "schema": {"type": "integer", "minimum": 1},
+}
 RATE_LIMIT_HEADERS = {
     "Retry-After": {
         "description": "Seconds until the spent budget allows a request again.",
@@ -60,17 +71,28 @@ def _tidy_operation(operation: dict[str, Any]) -> None:
 FAMILY_ERRORS = (("/api/v1.0/", "ErrorBody"), ("/", "CustomerApiErrorBody"))
 
 
-def _document_rate_limit(responses: dict[str, Any], path: str, schemas: dict[str, Any]) -> None:
-    """A keyed operation may be answered 429, in the shape of its other errors (or else of its
-    family's)."""
-    responses["429"] = {"description": TOO_MANY, "headers": RATE_LIMIT_HEADERS}
+def _family_error_content(
+    responses: dict[str, Any], path: str, schemas: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The body of the operation's other errors, or else its family's error body."""
     content = _error_content(responses)
     if content is None:
         name = next(name for prefix, name in FAMILY_ERRORS if path.startswith(prefix))
         if name in schemas:
             content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}}
+    return content
+
+
+def _document_load_answers(responses: dict[str, Any], path: str, schemas: dict[str, Any]) -> None:
+    """A keyed operation may be answered 429 (its budget spent) or 503 (overloaded, or the
+    database unreachable), in the shape of its other errors (or else of its family's)."""
+    content = _family_error_content(responses, path, schemas)
+    responses["429"] = {"description": TOO_MANY, "headers": RATE_LIMIT_HEADERS}
+    responses.setdefault("503", {"description": UNAVAILABLE})
+    responses["503"]["headers"] = {"Retry-After": RETRY_AFTER}
     if content:
         responses["429"]["content"] = content
+        responses["503"]["content"] = content
 
 
 def _header(name: str, description: str, **schema_extra: Any) -> dict[str, Any]:
@@ -142,6 +164,29 @@ def _document_safe_writes(method: str, operation: dict[str, Any]) -> None:
             answer["content"] = content
 
 
+# Pydantic names a generic model after its parameters (``PageOf_AssignmentRead_``).
+_GENERIC_PAGE = re.compile(r"^PageOf_(\w+?)(?:Read)?_$")
+
+
+def _name_pages(document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each list envelope named after what it lists (``AssignmentPage``), so
+    that a generated client's classes have names a person would choose."""
+    schemas = document.get("components", {}).get("schemas", {})
+    renamed = {name: _GENERIC_PAGE.sub(r"\1Page", name) for name in schemas}
+    renamed = {old: new for old, new in renamed.items() if old != new}
+    if not renamed:
+        return document
+    text = json.dumps(document)
+    for old, new in renamed.items():
+        text = text.replace(f'"#/components/schemas/{old}"', f'"#/components/schemas/{new}"')
+    document = json.loads(text)
+    schemas = document["components"]["schemas"]
+    for old, new in renamed.items():
+        schemas[new] = {**schemas.pop(old), "title": new}
+    document["components"]["schemas"] = dict(sorted(schemas.items()))
+    return document
+
+
 def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
@@ -150,7 +195,7 @@ def _tidy(document: dict[str, Any], security: "KeySecurity") -> None:
                 if path.startswith(security.prefixes):
                     operation["security"] = [{name: []} for name in security.schemes]
                     schemas = document.get("components", {}).get("schemas", {})
-                    _document_rate_limit(operation["responses"], path, schemas)
+                    _document_load_answers(operation["responses"], path, schemas)
                 if path.startswith("/api/"):
                     _document_safe_writes(method, operation)
     components = document.setdefault("components", {})
@@ -174,7 +219,9 @@ def document_as_served(app: FastAPI, security: KeySecurity) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            _tidy(framework_openapi(), security)
+            document = framework_openapi()
+            _tidy(document, security)
+            app.openapi_schema = _name_pages(document)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from customer_api.core.errors import InvalidParameter
 from customer_api.core.timestamps import MAX_EPOCH_MS, MIN_EPOCH_MS, parse_moment
 
 MAX_PAGE = 1000
+"""The largest page in both families (/api/1 refuses more, /api/v1.0 serves this many)."""
 
 FLAG_DESCRIPTION = "A flag: true when present (`?{name}`), unless its value is `false` or `0`."
 
@@ -48,12 +49,19 @@ MomentSchema = WithJsonSchema(MOMENT_SCHEMA)
 MAX_MOMENT_LENGTH = 64
 
 
+# Any value is accepted (only `false` and `0` turn it off), so the document says string: a
+# boolean would call ``?inactive`` and ``?inactive=yes`` wrong, and they are not.
 InactiveParam = Annotated[
     str | None,
     Query(
         description="If supplied, inactive customers are included. "
-        + FLAG_DESCRIPTION.format(name="inactive")
+        + FLAG_DESCRIPTION.format(name="inactive"),
+        openapi_examples={
+            "on": {"summary": "include inactive customers", "value": "true"},
+            "off": {"summary": "active customers only (as leaving it out)", "value": "false"},
+        },
     ),
+    WithJsonSchema({"type": "string"}),
 ]
 LimitParam = Annotated[
     int, Query(ge=0, le=MAX_PAGE, description=f"At most this many objects (at most {MAX_PAGE}).")

@@ -17,7 +17,7 @@ from sqlalchemy import inspect
 JsonObject = dict[str, Any]
 
 # Postgres refuses NUL in text and no client means it, so no string may carry one.
-_NO_NUL = r"^[^\x00]*$"
+NO_NUL = r"^[^\x00]*$"
 
 
 def text_field(max_length: int, *, min_length: int = 0) -> type[str]:
@@ -25,7 +25,7 @@ def text_field(max_length: int, *, min_length: int = 0) -> type[str]:
     return Annotated[  # type: ignore[return-value]
         str,
         StringConstraints(
-            strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=_NO_NUL
+            strip_whitespace=True, min_length=min_length, max_length=max_length, pattern=NO_NUL
         ),
     ]
 

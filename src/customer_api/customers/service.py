@@ -5,15 +5,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
 import orjson
 from sqlalchemy import (
     ARRAY,
+    CTE,
     BigInteger,
     Boolean,
     Executable,
+    Insert,
     Integer,
     Select,
     String,
@@ -47,10 +49,21 @@ from customer_api.customers.schemas import (
 from customer_api.deletions import service as deletions
 from customer_api.documents import service as documents_service
 from customer_api.documents.models import CustomerDocument, Document
-from customer_api.search.analysis import document_of
-from customer_api.search.backend import SearchBackend
-from customer_api.search.service import customer_changed
 from customer_api.webhooks import service as webhooks
+
+
+class CustomerIndex(Protocol):
+    """What keeps a search index in step with customer writes. Search's backends implement it
+    and the router passes the app's: customers know no search engine."""
+
+    async def record_change(self, session: AsyncSession, customer: Customer) -> None:
+        """Called after the flush of every create, update and delete, in its transaction."""
+
+    def index_new(self, customer: CTE) -> Insert | None:
+        """An insert indexing the customer that ``customer`` inserts, in the same statement."""
+
+    def index_new_parameters(self, customer: Any, project_names: Sequence[str]) -> JsonObject:
+        """The parameters of ``index_new``'s insert for this customer."""
 
 
 def _in_group(group_id: int) -> Select[tuple[Customer]]:
@@ -290,27 +303,27 @@ async def get_customer(session: AsyncSession, *, group_id: int, ref: str) -> Cus
 
 
 async def add_customer(
-    database: Database, *, search: SearchBackend, group_id: int, data: CustomerWrite
+    database: Database, *, index: CustomerIndex, group_id: int, data: CustomerWrite
 ) -> JsonObject:
     """Create a customer (POST), answering its detail representation: in one statement where
     that can be done, else in a transaction of its own, committed before this returns."""
-    created = await insert_customer(database, search=search, group_id=group_id, data=data)
+    created = await insert_customer(database, index=index, group_id=group_id, data=data)
     if created is None:
         async with database.transaction() as session:
-            customer = await create_customer(session, group_id=group_id, data=data)
+            customer = await create_customer(session, index=index, group_id=group_id, data=data)
             created = customer_detail_json(customer)
     return created
 
 
 async def insert_customer(
-    database: Database, *, search: SearchBackend, group_id: int, data: CustomerWrite
+    database: Database, *, index: CustomerIndex, group_id: int, data: CustomerWrite
 ) -> JsonObject | None:
     """Create a customer with its projects and its search entry in one statement (atomic on its
     own: no transaction round trips), answering its detail representation; None when that
     cannot be done here (not Postgres, documents given, or a search backend that must be kept
     otherwise, or a webhook listening to the group's customers: the statement then inserts
     nothing), and ``create_customer`` does it instead, writing the event too."""
-    statement = _insert_statement(database.dialect, search)
+    statement = _insert_statement(database.dialect, index)
     if statement is None or data.documents:
         return None
     now = utcnow()
@@ -319,7 +332,7 @@ async def insert_customer(
     values["customer_number"] = values["customer_number"] or None
     values["active"] = True if values["active"] is None else values["active"]
     projects = _new_projects(data.customer_projects or [])
-    document = document_of(SimpleNamespace(id=None, **values), [p["name"] for p in projects])
+    new_customer = SimpleNamespace(id=None, **values)
     try:
         rows = await database.fetch(
             statement,
@@ -328,7 +341,7 @@ async def insert_customer(
             project_uuids=[project["uuid"] for project in projects],
             project_names=[project["name"] for project in projects],
             project_actives=[project["active"] for project in projects],
-            **search.index_new_parameters(document),
+            **index.index_new_parameters(new_customer, [p["name"] for p in projects]),
         )
     except Exception as exc:
         if violated := unique_violation(exc):
@@ -360,7 +373,7 @@ _WRITABLE_COLUMNS = tuple(
 
 
 @functools.cache
-def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None:
+def _insert_statement(dialect: str, index: CustomerIndex) -> Select[Any] | None:
     """``WITH new_customer AS (INSERT ... RETURNING), new_projects AS (INSERT ... SELECT FROM
     unnest(...) RETURNING), (the search entry) SELECT new_customer.*, <projects as JSON>``."""
     if dialect != "postgresql":
@@ -377,8 +390,8 @@ def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None
         .returning(*customers.c)
         .cte("new_customer")
     )
-    index = search.index_new(new_customer)
-    if index is None:
+    index_entry = index.index_new(new_customer)
+    if index_entry is None:
         return None
     given = (
         func.unnest(
@@ -403,12 +416,17 @@ def _insert_statement(dialect: str, search: SearchBackend) -> Select[Any] | None
     fields = {name: new_projects.c[name] for name in ("id", "uuid", "name", "active")}
     project_array = json_array(dialect, fields, source=new_projects, where=true())
     return select(*new_customer.c, project_array.label("projects")).add_cte(
-        index.cte("new_search_entry")
+        index_entry.cte("new_search_entry")
     )
 
 
 async def create_customer(
-    session: AsyncSession, *, group_id: int, data: CustomerWrite, uuid: UUID | None = None
+    session: AsyncSession,
+    *,
+    index: CustomerIndex,
+    group_id: int,
+    data: CustomerWrite,
+    uuid: UUID | None = None,
 ) -> Customer:
     """Create a customer; ``data.name`` is set (the router's CustomerCreate requires it)."""
     now = utcnow()
@@ -418,7 +436,7 @@ async def create_customer(
     await _apply_changes(session, customer, data)
     session.add(customer)
     await _flush(session, customer)
-    await customer_changed(session, customer)
+    await index.record_change(session, customer)
     await _emit(session, customer, "created")
     return customer
 
@@ -435,7 +453,7 @@ async def _emit(session: AsyncSession, customer: Customer, change: str) -> None:
 
 
 async def update_customer(
-    session: AsyncSession, *, group_id: int, ref: str, data: CustomerWrite
+    session: AsyncSession, *, index: CustomerIndex, group_id: int, ref: str, data: CustomerWrite
 ) -> Customer:
     """Update the customer; an unknown UUID with a name creates it with that UUID (the documented
     upsert). Without a name there is nothing to create: no such customer."""
@@ -443,18 +461,22 @@ async def update_customer(
     if customer is None:
         key = parse_id_or_uuid(ref)
         if isinstance(key, UUID) and data.name is not None:
-            return await create_customer(session, group_id=group_id, data=data, uuid=key)
+            return await create_customer(
+                session, index=index, group_id=group_id, data=data, uuid=key
+            )
         hint = " To create it with this UUID, give a name." if isinstance(key, UUID) else ""
         raise NotFound(f"No customer with id {ref!r}.{hint}")
     await _apply_changes(session, customer, data)
     customer.modified = utcnow()
     await _flush(session, customer)
-    await customer_changed(session, customer)
+    await index.record_change(session, customer)
     await _emit(session, customer, "updated")
     return customer
 
 
-async def delete_customer(session: AsyncSession, *, group_id: int, ref: str) -> None:
+async def delete_customer(
+    session: AsyncSession, *, index: CustomerIndex, group_id: int, ref: str
+) -> None:
     """Delete the customer, leaving tombstones for it and for its assignment (which the
     database deletes with it)."""
     customer = await get_customer(session, group_id=group_id, ref=ref)
@@ -473,7 +495,7 @@ async def delete_customer(session: AsyncSession, *, group_id: int, ref: str) -> 
     data = {"id": customer.id, "uuid": str(customer.uuid), "customerNumber": number}
     await session.delete(customer)
     await session.flush()
-    await customer_changed(session, customer)
+    await index.record_change(session, customer)
     await webhooks.emit(
         session,
         group_id=group_id,

@@ -1,4 +1,5 @@
-"""/api/1/document and /api/1/customer/{id}/document/{did}: HTTP in, service call, HTTP out."""
+"""/api/1/document, and a document's bytes and thumbnail under /vault (the key may be sent
+as ``?api_key=`` too, so that a browser can show them): HTTP in, service call, HTTP out."""
 
 from typing import Annotated
 
@@ -7,12 +8,12 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from customer_api.auth.dependencies import CurrentPrincipal, current_principal
 from customer_api.core.db import DatabaseDep, SessionDep
 from customer_api.core.params import known_query_only
-from customer_api.core.schemas import error_responses
-from customer_api.customers import service as customers_service
+from customer_api.core.schemas import CustomerApiErrorBody, error_responses
 from customer_api.documents import service
 from customer_api.documents.schemas import DocumentRead, DocumentUpdate, UploadRead
-from customer_api.documents.upload import receive_file
-from customer_api.vault.dependencies import VaultDep
+from customer_api.vault.dependencies import ThumbnailerDep, VaultDep
+from customer_api.vault.responses import PassiveContentRoute, stored_bytes, thumbnail_answer
+from customer_api.vault.upload import receive_file
 
 router = APIRouter(
     prefix="/api/1",
@@ -102,42 +103,84 @@ async def update_document(
     return DocumentRead.of(document)
 
 
-_NO_CONTENT = {200: {"description": "Done (no content)"}, **error_responses(404)}
+# A document's stored bytes and its thumbnail, kept in the vault.
+content_router = APIRouter(prefix="/vault", tags=["vault"], route_class=PassiveContentRoute)
+
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+# The stored type, whatever was sniffed at upload (the document's mimeType): any media type.
+# application/octet-stream (unknown content) is named too, so that a client generator reads the
+# answer as bytes.
+_STORED_TYPE = {"*/*": _BYTES, "application/octet-stream": _BYTES}
 
 
-@router.put(
-    "/customer/{customer_id}/document/{document_id}",
-    summary="Attach a document to a customer",
-    description="Idempotent: attaching an attached document changes nothing.",
+@content_router.head("/document/{document_uuid}", include_in_schema=False)
+@content_router.get(
+    "/document/{document_uuid}",
+    summary="Get a document's content",
+    description="The stored bytes with their sniffed Content-Type. Supports `Range` (one range: "
+    "206) and `If-None-Match` (304).",
     response_class=Response,
-    responses={**_NO_CONTENT, **error_responses(404, 409)},
+    responses={
+        200: {
+            "description": "The content, as the document's mimeType (image/jpeg, "
+            "application/pdf, text/plain, ...; application/octet-stream when unknown)",
+            "content": _STORED_TYPE,
+        },
+        206: {"description": "The requested byte range", "content": _STORED_TYPE},
+        304: {"description": "The client's copy is current"},
+        416: {
+            "model": CustomerApiErrorBody,
+            "description": "The range lies past the end of the content",
+        },
+        **error_responses(404),
+    },
 )
-async def attach_document(
-    customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
+async def document_content(
+    document_uuid: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    vault: VaultDep,
 ) -> Response:
-    customer = await customers_service.get_customer(
-        session, group_id=principal.group_id, ref=customer_id
+    document = await service.get_stored_document(
+        session, group_id=principal.group_id, ref=document_uuid
     )
-    await service.attach(
-        session, group_id=principal.group_id, customer=customer, document_ref=document_id
+    return await stored_bytes(
+        request,
+        vault,
+        storage_key=document.storage_key,
+        size=document.size or 0,
+        sha256=document.sha256,
+        file_name=document.file_name,
+        mime_type=document.mime_type,
     )
-    return Response(status_code=200)
 
 
-@router.delete(
-    "/customer/{customer_id}/document/{document_id}",
-    summary="Detach a document from a customer",
-    description="The document itself stays (and can be attached again).",
+@content_router.get(
+    "/thumbnail/{document_uuid}",
+    summary="Get a document's thumbnail",
+    description="A JPEG of at most 512 pixels a side for images and PDFs (made once, then kept); "
+    "a PNG icon for the document's kind otherwise (and for links: their URL is never fetched).",
     response_class=Response,
-    responses=_NO_CONTENT,
+    responses={
+        200: {
+            "description": "The thumbnail",
+            "content": {"image/jpeg": _BYTES, "image/png": _BYTES},
+        },
+        304: {"description": "The client's copy is current"},
+        **error_responses(404),
+    },
 )
-async def detach_document(
-    customer_id: str, document_id: str, principal: CurrentPrincipal, session: SessionDep
+async def document_thumbnail(
+    document_uuid: str,
+    request: Request,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+    thumbnailer: ThumbnailerDep,
 ) -> Response:
-    customer = await customers_service.get_customer(
-        session, group_id=principal.group_id, ref=customer_id
+    document = await service.get_document(session, group_id=principal.group_id, ref=document_uuid)
+    await session.close()  # a render may be slow: it holds no database connection
+    thumbnail = await thumbnailer.thumbnail_of(
+        storage_key=document.storage_key, mime_type=document.mime_type
     )
-    await service.detach(
-        session, group_id=principal.group_id, customer=customer, document_ref=document_id
-    )
-    return Response(status_code=200)
+    return thumbnail_answer(request, thumbnail)

@@ -9,9 +9,11 @@ from pydantic import AfterValidator, ConfigDict, Field
 from customer_api.core.schemas import (
     CamelInput,
     CamelModel,
+    Flag,
     Int32,
     JsonObject,
     model_values,
+    omittable,
     text_field,
 )
 from customer_api.core.timestamps import to_epoch_ms
@@ -128,7 +130,7 @@ class DocumentUpdate(_SentBackFields):
 
     description: Description | None = None
     file_name: FileName | None = None
-    internal: bool | None = None
+    internal: Flag = omittable()  # a document is internal or not: never null
 
     WRITABLE: ClassVar[frozenset[str]] = frozenset({"description", "file_name", "internal"})
 
@@ -176,7 +178,7 @@ class DocumentItem(CamelInput):
     mime_type: MimeTypeText | None = None
     file_name: FileName | None = None
     description: Description | None = None
-    internal: bool | None = None
+    internal: Flag | None = None
     size: Any = _READ_ONLY
     last_modified: Any = _READ_ONLY
     creation_time_stamp: Any = _READ_ONLY

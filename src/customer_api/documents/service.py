@@ -4,6 +4,8 @@ document is attached to."""
 import mimetypes
 import re
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -17,7 +19,6 @@ from customer_api.core.errors import Conflict, InvalidBody, NotFound
 from customer_api.core.identifiers import parse_id_or_uuid
 from customer_api.core.schemas import model_values
 from customer_api.core.timestamps import utcnow
-from customer_api.customers.models import Customer
 from customer_api.documents.models import CustomerDocument, Document
 from customer_api.documents.schemas import (
     DocumentItem,
@@ -28,6 +29,17 @@ from customer_api.documents.schemas import (
 from customer_api.vault.sniffing import OCTET_STREAM, sniff_mime_type
 from customer_api.vault.storage import StoredObject, VaultStorage
 from customer_api.webhooks import service as webhooks
+
+
+class DocumentHolder(Protocol):
+    """What documents are attached to: a customer, which the customers service passes in
+    (documents sit below customers and know nothing of them)."""
+
+    id: int
+    uuid: UUID
+    modified: datetime
+    document_links: list[CustomerDocument]
+
 
 _MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
@@ -119,7 +131,7 @@ async def _emit(session: AsyncSession, document: Document, change: str, data: di
     )
 
 
-def _link_data(customer: Customer, document: Document) -> dict:
+def _link_data(customer: DocumentHolder, document: Document) -> dict:
     return {
         "customer": {"id": customer.id, "uuid": str(customer.uuid)},
         "document": document_json(model_values(document)),
@@ -131,8 +143,6 @@ async def update_document(
 ) -> Document:
     document = await get_document(session, group_id=group_id, ref=ref)
     for name, value in data.given_fields().items():
-        if name == "internal" and value is None:
-            raise InvalidBody("internal: must be true or false.")
         setattr(document, name, value)
     document.modified = utcnow()
     await session.flush()
@@ -141,7 +151,7 @@ async def update_document(
 
 
 async def set_customer_documents(
-    session: AsyncSession, *, group_id: int, customer: Customer, items: Sequence[DocumentItem]
+    session: AsyncSession, *, group_id: int, customer: DocumentHolder, items: Sequence[DocumentItem]
 ) -> None:
     """Make the customer's documents the given list, in its order: references to the group's
     documents (by uuid or id) and new links to files elsewhere. Unlisted ones are detached."""
@@ -166,7 +176,7 @@ async def set_customer_documents(
 
 
 async def attach(
-    session: AsyncSession, *, group_id: int, customer: Customer, document_ref: str
+    session: AsyncSession, *, group_id: int, customer: DocumentHolder, document_ref: str
 ) -> None:
     """Attach a document to the customer (at the end of its list); attaching twice is a no-op."""
     document = await get_document(session, group_id=group_id, ref=document_ref)
@@ -184,7 +194,7 @@ async def attach(
 
 
 async def detach(
-    session: AsyncSession, *, group_id: int, customer: Customer, document_ref: str
+    session: AsyncSession, *, group_id: int, customer: DocumentHolder, document_ref: str
 ) -> None:
     """Detach a document from the customer; detaching one that is not attached is a no-op.
 

@@ -1,8 +1,9 @@
 """The search-backend interface: SQLite FTS5, Postgres and Elasticsearch each implement it."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from sqlalchemy import CTE, Insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,7 @@ from customer_api.core.db import Database
 from customer_api.core.errors import SERVER_ERROR_TEXT, CustomerApiError
 from customer_api.core.logs import request_id_var
 from customer_api.customers.models import Customer
-from customer_api.search.analysis import SearchDocument, SearchQuery
+from customer_api.search.analysis import SearchQuery
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,8 @@ class NoProgress:
 
 
 class SearchBackend(ABC):
-    """Finds a group's customers by words, and is kept in step with every customer change."""
+    """Finds a group's customers by words, and is kept in step with every customer change (the
+    customers service's ``CustomerIndex``)."""
 
     name: ClassVar[str]
 
@@ -87,7 +89,10 @@ class SearchBackend(ABC):
         Its parameters come from ``index_new_parameters``."""
         return None
 
-    def index_new_parameters(self, document: SearchDocument) -> dict[str, object]:
+    def index_new_parameters(
+        self, customer: Any, project_names: Sequence[str]
+    ) -> dict[str, object]:
+        """For a customer not yet inserted (``id`` None), as ``document_of`` takes it."""
         return {}
 
     @abstractmethod

@@ -10,6 +10,7 @@ and user text never becomes tsquery syntax.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import (
     CTE,
@@ -28,7 +29,13 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_api.search.analysis import SEARCH_FIELDS, SearchDocument, SearchQuery, Term
+from customer_api.search.analysis import (
+    SEARCH_FIELDS,
+    SearchDocument,
+    SearchQuery,
+    Term,
+    document_of,
+)
 from customer_api.search.backend import SearchHit
 from customer_api.search.native import DatabaseIndexBackend
 
@@ -119,8 +126,10 @@ class PostgresFtsBackend(DatabaseIndexBackend):
             ["customer_id", "group_id", "active", "document"], row
         )
 
-    def index_new_parameters(self, document: SearchDocument) -> dict[str, object]:
-        return {"search_vector": tsvector_literal(document)}
+    def index_new_parameters(
+        self, customer: Any, project_names: Sequence[str]
+    ) -> dict[str, object]:
+        return {"search_vector": tsvector_literal(document_of(customer, project_names))}
 
     async def write(self, session: AsyncSession, documents: Sequence[SearchDocument]) -> None:
         statement = insert(customer_search).values(

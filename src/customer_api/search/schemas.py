@@ -1,7 +1,14 @@
+from dataclasses import dataclass
 from uuid import UUID
 
 from customer_api.core.schemas import CamelModel
-from customer_api.search.service import FoundCustomer
+from customer_api.customers.models import Customer
+
+
+@dataclass(frozen=True)
+class FoundCustomer:
+    customer: Customer
+    score: float
 
 
 class CustomerSearchEntry(CamelModel):

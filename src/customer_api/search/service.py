@@ -3,12 +3,11 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_api.config import Settings
 from customer_api.core.db import Database
 from customer_api.core.errors import InvalidParameter
 from customer_api.customers.models import Customer
@@ -19,10 +18,22 @@ from customer_api.search.elastic import ElasticBackend, ElasticIndex
 from customer_api.search.indexer import Indexer
 from customer_api.search.native import DatabaseIndexBackend
 from customer_api.search.postgres_fts import PostgresFtsBackend
+from customer_api.search.schemas import FoundCustomer
 from customer_api.search.sqlite_fts import SqliteFtsBackend
 from customer_api.search.wakeup import WAKEUP_KEY, Wakeup, for_database
 
-_BACKEND_KEY = "customer_api.search.backend"
+
+class SearchSettings(Protocol):
+    """The settings search reads: the app's ``Settings`` has them (search knows no app)."""
+
+    @property
+    def elasticsearch_url(self) -> str | None: ...
+
+    @property
+    def elasticsearch_index(self) -> str: ...
+
+    @property
+    def indexer_in_process(self) -> bool: ...
 
 
 def native_backend(dialect: str) -> SearchBackend:
@@ -34,7 +45,7 @@ def native_backend(dialect: str) -> SearchBackend:
     raise ValueError(f"no search backend for the {dialect} database")
 
 
-def choose_backend(settings: Settings, database: Database) -> SearchBackend:
+def choose_backend(settings: SearchSettings, database: Database) -> SearchBackend:
     """Elasticsearch when ``ELASTICSEARCH_URL`` is set, else the database's own search."""
     if settings.elasticsearch_url:
         index = ElasticIndex.connect(settings.elasticsearch_url, settings.elasticsearch_index)
@@ -42,14 +53,16 @@ def choose_backend(settings: Settings, database: Database) -> SearchBackend:
     return native_backend(database.dialect)
 
 
-def bind_backend(database: Database, backend: SearchBackend, wakeup: Wakeup | None = None) -> None:
-    """Make every session of ``database`` keep ``backend`` in step with customer changes (and
-    wake ``wakeup``, this process's indexer, when a change to send commits)."""
-    database.sessions.configure(info={_BACKEND_KEY: backend, WAKEUP_KEY: wakeup})
+def bind_wakeup(database: Database, wakeup: Wakeup | None) -> None:
+    """Make every session of ``database`` wake ``wakeup``, this process's indexer, when a
+    change to send to Elasticsearch commits."""
+    database.sessions.configure(info={WAKEUP_KEY: wakeup})
 
 
 @contextlib.asynccontextmanager
-async def running_search(settings: Settings, database: Database) -> AsyncIterator[SearchBackend]:
+async def running_search(
+    settings: SearchSettings, database: Database
+) -> AsyncIterator[SearchBackend]:
     """The app's search backend for its lifetime, with the in-process indexer when
     Elasticsearch is configured (unless ``INDEXER_IN_PROCESS`` is off)."""
     backend = choose_backend(settings, database)
@@ -60,7 +73,7 @@ async def running_search(settings: Settings, database: Database) -> AsyncIterato
         wakeup = for_database(database)
         indexer = Indexer(database, backend.index, wakeup=wakeup)
         task = asyncio.create_task(indexer.run(stop), name="indexer")
-    bind_backend(database, backend, wakeup)
+    bind_wakeup(database, wakeup)
     try:
         yield backend
     finally:
@@ -81,19 +94,6 @@ async def rebuild_if_empty(
         if await backend.indexed_count(session) or not await source.count_customers(session):
             return None
     return await backend.rebuild(database, progress)
-
-
-async def customer_changed(session: AsyncSession, customer: Customer) -> None:
-    """Keep search in step with a customer just created, updated or deleted (after the flush),
-    in the caller's transaction: the change and its index entry commit or roll back together."""
-    backend = session.info.get(_BACKEND_KEY) or native_backend(session.get_bind().dialect.name)
-    await backend.record_change(session, customer)
-
-
-@dataclass(frozen=True)
-class FoundCustomer:
-    customer: Customer
-    score: float
 
 
 def parse_query(text: str | None) -> SearchQuery:

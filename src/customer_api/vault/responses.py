@@ -1,10 +1,19 @@
-"""HTTP details of serving stored bytes: byte ranges, conditional requests, file names."""
+"""HTTP details of serving stored bytes: byte ranges, conditional requests, file names, and
+the headers that keep stored content passive."""
 
 import re
 import unicodedata
 from urllib.parse import quote
 
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+from fastapi.routing import APIRoute
+from starlette.types import Message, Receive, Scope, Send
+
+from customer_api.core.conditional import not_modified
 from customer_api.core.errors import CustomerApiError
+from customer_api.vault.storage import VaultStorage
+from customer_api.vault.thumbnails import Thumbnail
 
 # Passive types a browser may show in place. Anything else is offered as a download: HTML,
 # SVG, XML and scripts would run on this origin, and PDFs can carry script too.
@@ -18,6 +27,12 @@ PASSIVE_CONTENT_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "X-Content-Type-Options": "nosniff",
 }
+_PASSIVE_HEADERS = [
+    (name.lower().encode(), value.encode()) for name, value in PASSIVE_CONTENT_HEADERS.items()
+]
+_PASSIVE_NAMES = frozenset(name for name, _ in _PASSIVE_HEADERS)
+# Every answer revalidates with the ETag; only the caller may keep a copy.
+_CACHING = {"Cache-Control": "private, no-cache"}
 _SINGLE_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 # Longer Range headers are not looked at (one range needs a few dozen characters).
 _MAX_RANGE_HEADER = 256
@@ -85,3 +100,60 @@ def content_disposition(file_name: str | None, mime_type: str) -> str:
     fallback = _FALLBACK_UNSAFE.sub("_", ascii_name).strip() or "download"
     exact = quote(file_name, safe=_ATTR_CHARS)
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{exact}"
+
+
+class PassiveContentRoute(APIRoute):
+    """A route whose every answer carries PASSIVE_CONTENT_HEADERS: 304s, 416s, HEADs and the
+    error answers rendered for it (401, 404) too."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", ()) if h[0] not in _PASSIVE_NAMES]
+                message = {**message, "headers": headers + _PASSIVE_HEADERS}
+            await send(message)
+
+        await super().handle(scope, receive, send_with_headers)
+
+
+async def stored_bytes(
+    request: Request,
+    vault: VaultStorage,
+    *,
+    storage_key: str,
+    size: int,
+    sha256: str,
+    file_name: str | None,
+    mime_type: str,
+) -> Response:
+    """The stored bytes as asked for: all, one range (206), none (304, or HEAD)."""
+    etag = f'"{sha256}"'
+    headers = {
+        **_CACHING,
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": content_disposition(file_name, mime_type),
+    }
+    if not_modified(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    byte_range = requested_range(
+        request.headers.get("range"), request.headers.get("if-range"), size=size, etag=etag
+    )
+    start, end = byte_range or (0, size)
+    headers["Content-Length"] = str(end - start)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=mime_type)
+    chunks = await vault.read_range(storage_key, start, end)
+    return StreamingResponse(chunks, status_code=status, headers=headers, media_type=mime_type)
+
+
+def thumbnail_answer(request: Request, thumbnail: Thumbnail) -> Response:
+    """The thumbnail, or 304 when the client's copy is current."""
+    headers = {**_CACHING, "ETag": thumbnail.etag}
+    if not_modified(request.headers.get("if-none-match"), thumbnail.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(thumbnail.content, media_type=thumbnail.media_type, headers=headers)

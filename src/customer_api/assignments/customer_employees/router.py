@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from customer_api.assignments.models import CustomerEmployee
-from customer_api.assignments.routers.common import (
+from customer_api.assignments.customer_employees import service
+from customer_api.assignments.family.endpoints import (
     BY_ID,
     FOUND,
     PathId,
@@ -18,6 +18,7 @@ from customer_api.assignments.routers.common import (
     list_query,
     page_of,
 )
+from customer_api.assignments.models import CustomerEmployee
 from customer_api.assignments.schemas import (
     AssignmentRead,
     AssignmentWrite,
@@ -25,7 +26,6 @@ from customer_api.assignments.schemas import (
     DeletedRead,
     PageOf,
 )
-from customer_api.assignments.service import assignments as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.deletions import service as deletions

@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from customer_api.assignments.errors import (
+from customer_api.assignments.family.errors import (
     AssignmentApiError,
     InvalidJson,
     InvalidParam,

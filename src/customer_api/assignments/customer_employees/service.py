@@ -6,17 +6,16 @@ from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import contains_eager
 
-from customer_api.assignments.errors import (
+from customer_api.assignments.customers import service as customers
+from customer_api.assignments.family import events
+from customer_api.assignments.family.errors import (
     AlreadyAssigned,
     DeleteNotAuthorized,
     NotFound,
     UpdateNotAuthorized,
 )
-from customer_api.assignments.models import CustomerEmployee, Employee, Route, RouteVisit
-from customer_api.assignments.query import MomentFilter, Page
-from customer_api.assignments.schemas import AssignmentRead
-from customer_api.assignments.service import customers, events, users
-from customer_api.assignments.service.common import (
+from customer_api.assignments.family.query import MomentFilter, Page
+from customer_api.assignments.family.statements import (
     Listing,
     counting,
     delete,
@@ -27,6 +26,9 @@ from customer_api.assignments.service.common import (
     ordering,
     text_condition,
 )
+from customer_api.assignments.models import CustomerEmployee, Employee, Route, RouteVisit
+from customer_api.assignments.schemas import AssignmentRead
+from customer_api.assignments.users import service as users
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer
 from customer_api.deletions import service as deletions

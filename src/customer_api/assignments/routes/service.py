@@ -7,17 +7,15 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
-from customer_api.assignments.errors import (
+from customer_api.assignments.family import events
+from customer_api.assignments.family.errors import (
     InvalidParam,
     NotFound,
     NotUnique,
     SaveNotAuthorized,
 )
-from customer_api.assignments.models import CustomerEmployee, Employee, Route, RouteVisit
-from customer_api.assignments.query import MomentFilter, Page
-from customer_api.assignments.schemas import Key, RouteCreate, RouteRead, RouteUpdate
-from customer_api.assignments.service import events, users
-from customer_api.assignments.service.common import (
+from customer_api.assignments.family.query import MomentFilter, Page
+from customer_api.assignments.family.statements import (
     Listing,
     can_exist,
     counting,
@@ -29,6 +27,9 @@ from customer_api.assignments.service.common import (
     ordering,
     text_condition,
 )
+from customer_api.assignments.models import CustomerEmployee, Employee, Route, RouteVisit
+from customer_api.assignments.schemas import Key, RouteCreate, RouteRead, RouteUpdate
+from customer_api.assignments.users import service as users
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer
 from customer_api.deletions import service as deletions

@@ -12,13 +12,13 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
-from customer_api.assignments.errors import (
+from customer_api.assignments.family.errors import (
     AssignmentApiError,
     DeleteFailed,
     NotFound,
     SaveFailed,
 )
-from customer_api.assignments.query import MomentFilter, Page
+from customer_api.assignments.family.query import MomentFilter, Page
 from customer_api.core.identifiers import MAX_ID
 
 Row = TypeVar("Row")

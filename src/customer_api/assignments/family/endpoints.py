@@ -14,8 +14,8 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_api.assignments.errors import InvalidParam
-from customer_api.assignments.query import (
+from customer_api.assignments.family.errors import InvalidParam
+from customer_api.assignments.family.query import (
     DATE_FILTERS,
     DEFAULT_SORT,
     ORDERS,
@@ -26,17 +26,17 @@ from customer_api.assignments.query import (
     read_integer,
     read_page,
 )
+from customer_api.assignments.family.statements import Listing
 from customer_api.assignments.schemas import DeletedRead, PageOf, Paging, error_responses
-from customer_api.assignments.service.common import Listing
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.conditional import require_match
 from customer_api.core.db import SessionDep
 from customer_api.core.errors import ASSIGNMENTS_PREFIX
+from customer_api.core.schemas import NO_NUL
 from customer_api.deletions import service as deletions
 
 # The key may travel as a query parameter on every request.
 KEY_PARAMETERS = frozenset({"api_key", "api_token"})
-_NO_NUL = r"^[^\x00]*$"
 
 Row = TypeVar("Row")
 Item = TypeVar("Item")
@@ -80,7 +80,18 @@ _ORDER = _documented({"type": "string", "enum": list(ORDERS)})
 _MOMENT = _documented(
     {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 )
-BOOLEAN = _documented({"type": "boolean"})
+# What ``is_true`` reads: true or false in any case, 1 or 0 (blanks around are ignored).
+BOOLEAN = _documented(
+    {
+        "anyOf": [
+            {"type": "boolean"},
+            {
+                "type": "string",
+                "pattern": r"^\s*(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[01])\s*$",
+            },
+        ]
+    }
+)
 
 
 async def _path_id(
@@ -90,7 +101,7 @@ async def _path_id(
 
 
 PathId = Annotated[int, Depends(_path_id)]
-PathReference = Annotated[str, Path(description="A reference (external id)", pattern=_NO_NUL)]
+PathReference = Annotated[str, Path(description="A reference (external id)", pattern=NO_NUL)]
 BY_ID = "/{id}"
 BY_REFERENCE = "/reference/{reference}"
 # The statuses of an endpoint that addresses one record.
@@ -168,7 +179,7 @@ TextFilter = Annotated[
         description="Exact match, or a wildcard search with `*` (any characters): "
         "`Ref-6*`, `*ef-6`, `*ef-6*`. Case-sensitive; `%` and `_` are literal.",
         max_length=200,
-        pattern=_NO_NUL,
+        pattern=NO_NUL,
     ),
 ]
 

@@ -5,10 +5,9 @@ from dataclasses import dataclass
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_api.assignments.errors import NotFound
-from customer_api.assignments.query import MomentFilter, Page
-from customer_api.assignments.schemas import Key
-from customer_api.assignments.service.common import (
+from customer_api.assignments.family.errors import NotFound
+from customer_api.assignments.family.query import MomentFilter, Page
+from customer_api.assignments.family.statements import (
     Listing,
     counting,
     ensure_id,
@@ -17,6 +16,7 @@ from customer_api.assignments.service.common import (
     ordering,
     text_condition,
 )
+from customer_api.assignments.schemas import Key
 from customer_api.customers.models import Customer
 
 WHAT = "customer"

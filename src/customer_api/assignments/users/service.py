@@ -5,16 +5,14 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from customer_api.assignments.errors import (
+from customer_api.assignments.family import events
+from customer_api.assignments.family.errors import (
     DeleteNotAuthorized,
     NotFound,
     NotUnique,
 )
-from customer_api.assignments.models import CustomerEmployee, Employee, Route
-from customer_api.assignments.query import MomentFilter, Page
-from customer_api.assignments.schemas import Key, UserCreate, UserRead, UserUpdate
-from customer_api.assignments.service import events
-from customer_api.assignments.service.common import (
+from customer_api.assignments.family.query import MomentFilter, Page
+from customer_api.assignments.family.statements import (
     Listing,
     counting,
     delete,
@@ -25,6 +23,8 @@ from customer_api.assignments.service.common import (
     ordering,
     text_condition,
 )
+from customer_api.assignments.models import CustomerEmployee, Employee, Route
+from customer_api.assignments.schemas import Key, UserCreate, UserRead, UserUpdate
 from customer_api.core.timestamps import utcnow
 from customer_api.deletions import service as deletions
 

@@ -8,10 +8,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from customer_api.assignments.errors import InvalidDatetimeFormat, InvalidParam, InvalidParamType
+from customer_api.assignments.family.errors import (
+    InvalidDatetimeFormat,
+    InvalidParam,
+    InvalidParamType,
+)
+from customer_api.core.params import MAX_PAGE
 
 DEFAULT_MAX = 100
-MAX_PAGE = 1000
 # Larger offsets are certainly past the end of any list; keeping them bounded keeps SQL happy.
 MAX_OFFSET = 2**62
 DEFAULT_SORT = "dateCreated"

@@ -4,8 +4,7 @@ from typing import Annotated
 
 from fastapi import Request
 
-from customer_api.assignments.models import Route
-from customer_api.assignments.routers.common import (
+from customer_api.assignments.family.endpoints import (
     BY_ID,
     BY_REFERENCE,
     FOUND,
@@ -17,6 +16,8 @@ from customer_api.assignments.routers.common import (
     lookups,
     page_of,
 )
+from customer_api.assignments.models import Route
+from customer_api.assignments.routes import service
 from customer_api.assignments.schemas import (
     Deleted,
     DeletedRead,
@@ -25,7 +26,6 @@ from customer_api.assignments.schemas import (
     RouteRead,
     RouteUpdate,
 )
-from customer_api.assignments.service import routes as service
 from customer_api.auth.dependencies import CurrentPrincipal
 from customer_api.core.db import SessionDep
 from customer_api.deletions import service as deletions

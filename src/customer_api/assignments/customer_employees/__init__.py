@@ -1,0 +1,1 @@
+"""/api/v1.0/customerEmployees: which employee (user) serves which customer."""

@@ -1,1 +1,0 @@
-"""The family's logic, one module per resource; no HTTP here, and nothing is committed here."""

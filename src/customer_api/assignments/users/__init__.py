@@ -1,0 +1,1 @@
+"""/api/v1.0/users: the employees, known by id or by their reference."""
