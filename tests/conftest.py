@@ -1,25 +1,24 @@
 """The app over httpx on every database this machine has: SQLite always, Postgres when
 CUSTOMER_API_TEST_DATABASE_URL is set. Databases are built by running the migrations."""
 
-import os
+import asyncio
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import event, text
+from fastapi import FastAPI
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from customer_api.app import create_app
-from customer_api.auth import service as auth_service
+from customer_api.auth.rate_limits import request_limiter
 from customer_api.config import Settings
 from customer_api.core import migrations
-from customer_api.core.db import Database
-from customer_api.models import metadata
+from tests.helpers import POSTGRES_URL, Tenant, api_client, empty_all_tables, make_key
 
-POSTGRES_URL = os.environ.get("CUSTOMER_API_TEST_DATABASE_URL", "").strip()
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
 
 # Marked slow, and left out by `pytest -m "not slow"` (the quick run, README: Development): the
@@ -33,9 +32,17 @@ SLOW_MODULES = frozenset(
 )
 
 
+# A test marked so (or a module, with ``pytestmark = pytest.mark.own_app``) runs an app of its
+# own rather than the shared one: one that changes the app itself (a route, its search backend).
+OWN_APP = "own_app"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slow: contract fuzzing and real processes; `-m 'not slow'` leaves them out"
+    )
+    config.addinivalue_line(
+        "markers", f"{OWN_APP}: each test runs an app of its own rather than the shared one"
     )
 
 
@@ -80,87 +87,132 @@ def backend(database_url: str) -> str:
     )
 
 
+@pytest.fixture(scope="session")
+def shared_vault_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The vault directory of every test's settings: emptied before each test."""
+    return tmp_path_factory.mktemp("vault")
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, shared_vault_dir: Path) -> Settings:
+    shutil.rmtree(shared_vault_dir, ignore_errors=True)
     return Settings(
         database_url=database_url,
-        vault_dir=tmp_path / "vault",
+        vault_dir=shared_vault_dir,
         elasticsearch_url=None,
         _env_file=None,
     )
 
 
-@pytest.fixture
-async def app(settings: Settings):
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+class RunningApps:
+    """At most one app running, kept from test to test while the settings stay the same (a
+    module with settings of its own gets an app of its own). Its lifespan runs in a task of its
+    own, so that it starts and ends in one task, as under a server."""
+
+    def __init__(self) -> None:
+        self.app: FastAPI | None = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    async def app_for(self, settings: Settings) -> FastAPI:
+        if self.app is not None and self.app.state.settings != settings:
+            await self.stop()
+        if self.app is None:
+            await self._start(create_app(settings))
+        await self.app.state.vault.prepare()  # the settings fixture emptied the directory
+        return self.app
+
+    async def _start(self, application: FastAPI) -> None:
+        started = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self._run(application, started))
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait([self._task, waiting], return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if self._task.done():
+            self._task.result()  # the lifespan failed: its exception, here
+        self.app = application
+
+    async def _run(self, application: FastAPI, started: asyncio.Event) -> None:
+        async with application.router.lifespan_context(application):
+            started.set()
+            await self._stop.wait()
+
+    async def after_test(self) -> None:
+        """Empty tables and a new rate limiter (group ids start at 1 in every test, so counts
+        would carry over). When the tables cannot be emptied the app is stopped: the next test
+        starts a new one."""
+        assert self.app is not None
+        state = self.app.state
         try:
-            yield application
-        finally:
-            await empty_all_tables(application.state.database)
+            await empty_all_tables(state.database)
+        except BaseException:
+            await self.stop()
+            raise
+        if state.rate_limiter is not None:
+            state.rate_limiter.close()
+            state.rate_limiter = request_limiter(state.settings)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._stop.set()
+        task, self._task, self.app = self._task, None, None
+        await task
 
 
-async def empty_all_tables(database: Database) -> None:
-    """Each test starts from empty tables (and, on Postgres, fresh id sequences)."""
-    tables = [table.name for table in reversed(metadata.sorted_tables)]
-    async with database.engine.begin() as connection:
-        if database.dialect == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f'DELETE FROM "{table}"'))
-            # AUTOINCREMENT's high-water marks: ids start at 1 again, as on Postgres.
-            await connection.execute(text("DELETE FROM sqlite_sequence"))
+@pytest.fixture(scope="session")
+async def running_apps() -> AsyncIterator[RunningApps]:
+    apps = RunningApps()
+    yield apps
+    await apps.stop()
 
 
-@dataclass
-class Tenant:
-    """A group with a key, and a client that sends that key."""
-
-    group_id: int
-    key: str
-    client: httpx.AsyncClient
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"API-Key": self.key}
+@pytest.fixture(autouse=True)
+async def no_app_in_the_background(request: pytest.FixtureRequest, running_apps: RunningApps):
+    """A test that runs no shared app (it makes its own, or a server) has the database to
+    itself: no app left running by an earlier test polls it meanwhile."""
+    if "app" not in request.fixturenames or request.node.get_closest_marker(OWN_APP):
+        await running_apps.stop()
 
 
-async def make_key(application, group_name: str) -> tuple[int, str]:
-    return await create_group_key(application.state.database, group_name)
-
-
-async def create_group_key(database: Database, group_name: str) -> tuple[int, str]:
-    async with database.sessions() as session, session.begin():
-        key, plain = await auth_service.create_key(session, group_name=group_name)
-        return key.group_id, plain
-
-
-def _client(application, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=application, raise_app_exceptions=False),
-        base_url="http://testserver",
-        headers=headers or {},
-    )
+@pytest.fixture
+async def app(request: pytest.FixtureRequest, settings: Settings, running_apps: RunningApps):
+    """The app, running: the one of the session for these settings (started on first use and
+    kept while the settings stay the same), or one of the test's own where it is marked
+    ``own_app``. Tables are emptied after the test."""
+    if request.node.get_closest_marker(OWN_APP):
+        application = create_app(settings)
+        async with application.router.lifespan_context(application):
+            try:
+                yield application
+            finally:
+                await empty_all_tables(application.state.database)
+        return
+    application = await running_apps.app_for(settings)
+    try:
+        yield application
+    finally:
+        await running_apps.after_test()
 
 
 @pytest.fixture
 async def anonymous(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with _client(app) as client:
+    async with api_client(app) as client:
         yield client
 
 
 @pytest.fixture
 async def acme(app) -> AsyncIterator[Tenant]:
     group_id, key = await make_key(app, "Acme")
-    async with _client(app, {"API-Key": key}) as client:
+    async with api_client(app, {"API-Key": key}) as client:
         yield Tenant(group_id, key, client)
 
 
 @pytest.fixture
 async def globex(app) -> AsyncIterator[Tenant]:
     group_id, key = await make_key(app, "Globex")
-    async with _client(app, {"API-Key": key}) as client:
+    async with api_client(app, {"API-Key": key}) as client:
         yield Tenant(group_id, key, client)
 
 

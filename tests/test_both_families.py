@@ -3,7 +3,7 @@ query parameters, bodies without a Content-Type, page sizes over the maximum, fl
 
 import pytest
 
-from tests.assignments.conftest import assert_error
+from tests.helpers import assert_error
 
 
 def assert_customer_error(response, status: int, code: str) -> str:

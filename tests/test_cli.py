@@ -17,21 +17,8 @@ import customer_api
 from customer_api import cli as cli_module
 from customer_api.config import get_settings
 from customer_api.core import startup
+from tests.helpers import POSTGRES_URL, run_cli
 from tests.live_server import KEY, free_port, live_server
-
-POSTGRES_URL = os.environ.get("CUSTOMER_API_TEST_DATABASE_URL")
-
-
-def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CUSTOMER_API_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}"}
-    return subprocess.run(
-        [sys.executable, "-m", "customer_api", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_keys_create_list_revoke(tmp_path: Path) -> None:

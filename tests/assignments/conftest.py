@@ -1,62 +1,15 @@
-"""Helpers of the /api/v1.0 tests: make customers (through /api/1), users and assignments
-through the API, and set timestamps or bulk rows straight in the database where a test needs
-times or numbers the API cannot produce quickly."""
+"""Fixtures of the /api/v1.0 tests: set timestamps or bulk rows straight in the database where
+a test needs times or numbers the API cannot produce quickly (customers, users and assignments
+made through the API are in tests/helpers.py)."""
 
 from datetime import datetime
 
-import httpx
 import pytest
 from sqlalchemy import update
 
 from customer_api.assignments.models import CustomerEmployee, Employee
 from customer_api.core.timestamps import utcnow
 from customer_api.customers.models import Customer
-
-V1 = "/api/v1.0"
-
-
-def assert_error(
-    response: httpx.Response, status: int, code: str, description: str | None = None
-) -> dict:
-    """The family's error body, exactly ``{"error", "error_description"}``."""
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {"error", "error_description"}, body
-    assert body["error"] == code, body
-    assert isinstance(body["error_description"], str) and body["error_description"]
-    if description is not None:
-        assert body["error_description"] == description
-    return body
-
-
-async def make_customer(client: httpx.AsyncClient, reference: str | None, name: str = "", **fields):
-    body = {"name": name or f"Customer {reference}", **fields}
-    if reference is not None:
-        body["customerNumber"] = reference
-    response = await client.post("/api/1/customer", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-async def make_user(client: httpx.AsyncClient, reference: str, **fields):
-    response = await client.post(f"{V1}/users", json={"reference": reference, **fields})
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def assign(client: httpx.AsyncClient, user_id: int, customer_id: int):
-    response = await client.post(
-        f"{V1}/customerEmployees", json={"userId": user_id, "customerId": customer_id}
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def make_route(client: httpx.AsyncClient, user_id: int, customer_ids: list[int], **fields):
-    body = {"name": "Route", "userId": user_id, "customerIds": customer_ids, **fields}
-    response = await client.post(f"{V1}/routes", json=body)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ external ids, and every failure the documentation lists."""
 
 import pytest
 
-from tests.assignments.conftest import V1, assert_error, assign, make_customer, make_user
+from tests.helpers import V1, assert_error, assign, create_customer, make_user
 
 BASE = f"{V1}/customerEmployees"
 DELETED = {"success": "true", "success_description": "Instance deleted successfully"}
@@ -13,9 +13,9 @@ DELETED = {"success": "true", "success_description": "Instance deleted successfu
 async def pair(client):
     """User U-001 (Lyon) and customer CC-002, not yet assigned; plus a spare user and customer."""
     user = await make_user(client, "U-001", organization="Lyon")
-    customer = await make_customer(client, "CC-002", "Joe")
+    customer = await create_customer(client, "Joe", customerNumber="CC-002")
     spare_user = await make_user(client, "U-002", organization="Paris")
-    spare_customer = await make_customer(client, "CC-003", "Daniel")
+    spare_customer = await create_customer(client, "Daniel", customerNumber="CC-003")
     return user, customer, spare_user, spare_customer
 
 
@@ -39,7 +39,7 @@ async def test_show_by_id_and_by_references(client, assigned) -> None:
 
 async def test_references_with_spaces_are_addressable(client) -> None:
     user = await make_user(client, "Ref 6654")
-    customer = await make_customer(client, "C 001")
+    customer = await create_customer(client, "Customer C 001", customerNumber="C 001")
     created = await assign(client, user["id"], customer["id"])
     response = await client.get(f"{BASE}/reference/C%20001/Ref%206654")
     assert response.json()["id"] == created["id"]
@@ -127,7 +127,7 @@ async def test_create_with_external_ids(client, pair, flag) -> None:
 
 async def test_numeric_references_may_be_sent_as_numbers(client) -> None:
     user = await make_user(client, "9999")
-    await make_customer(client, "777")
+    await create_customer(client, "Customer 777", customerNumber="777")
     response = await client.post(
         BASE, json={"userId": 9999, "customerId": 777, "useExternalId": True}
     )

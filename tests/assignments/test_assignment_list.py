@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, quote, unquote_plus, urlsplit
 import pytest
 
 from customer_api.assignments.models import CustomerEmployee
-from tests.assignments.conftest import V1, assert_error, assign, make_customer, make_user
+from tests.helpers import V1, assert_error, assign, create_customer, make_user
 
 LIST = f"{V1}/customerEmployees"
 
@@ -23,7 +23,7 @@ async def customer_references(client, query: str = "") -> list[str | None]:
 
 async def test_envelope_and_assignment_shape_are_the_documented_ones(client) -> None:
     user = await make_user(client, "Ref 6654", organization="Lyon")
-    customer = await make_customer(client, "C-001", "Michel")
+    customer = await create_customer(client, "Michel", customerNumber="C-001")
     created = await assign(client, user["id"], customer["id"])
     body = await listed(client)
     assert body["paging"] == {"total": 1, "max": 100, "offset": 0, "previous": None, "next": None}
@@ -58,7 +58,7 @@ async def test_envelope_and_assignment_shape_are_the_documented_ones(client) -> 
 
 async def test_every_href_resolves(client) -> None:
     user = await make_user(client, "U-1")
-    customer = await make_customer(client, "C-1")
+    customer = await create_customer(client, "Customer C-1", customerNumber="C-1")
     assignment = await assign(client, user["id"], customer["id"])
     assert (await client.get(assignment["customer"]["href"])).json()["reference"] == "C-1"
     assert (await client.get(assignment["user"]["href"])).json()["reference"] == "U-1"
@@ -199,7 +199,9 @@ async def three(client, set_times):
     rows = {}
     for second, letter in ((11, "b"), (19, "a"), (26, "c")):
         user = await make_user(client, f"E-{letter}")
-        customer = await make_customer(client, f"C-{letter}")
+        customer = await create_customer(
+            client, f"Customer C-{letter}", customerNumber=f"C-{letter}"
+        )
         rows[letter] = await assign(client, user["id"], customer["id"])
         moment = datetime(2016, 8, 22, 9, 42, second, tzinfo=UTC)
         modified = datetime(2016, 8, 23, 9, 42, 60 - second, tzinfo=UTC)
@@ -238,7 +240,7 @@ async def test_ties_are_broken_by_id_in_the_same_direction(client, acme, bulk_as
 
 async def test_customers_without_reference_sort_last_then_first(client, three) -> None:
     user = await make_user(client, "E-z")
-    customer = await make_customer(client, None, "No number")
+    customer = await create_customer(client, "No number")
     await assign(client, user["id"], customer["id"])
     ascending = await customer_references(client, "?sort=customerReference")
     assert ascending == ["C-a", "C-b", "C-c", None]
@@ -260,7 +262,7 @@ async def timed(client, set_times):
     }
     for reference, ((second, micro), (hour, minute, msecond, mmicro)) in times.items():
         user = await make_user(client, f"U-{reference}")
-        customer = await make_customer(client, reference)
+        customer = await create_customer(client, f"Customer {reference}", customerNumber=reference)
         row = await assign(client, user["id"], customer["id"])
         await set_times(
             CustomerEmployee,
@@ -419,7 +421,7 @@ WILDCARD_REFERENCES = [
 async def wildcard_scene(client):
     for index, reference in enumerate(WILDCARD_REFERENCES):
         user = await make_user(client, reference)
-        customer = await make_customer(client, reference, f"Customer {index}")
+        customer = await create_customer(client, f"Customer {index}", customerNumber=reference)
         await assign(client, user["id"], customer["id"])
 
 

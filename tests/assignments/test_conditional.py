@@ -5,11 +5,11 @@ import asyncio
 
 import pytest
 
-from tests.assignments.conftest import (
+from tests.helpers import (
     V1,
     assert_error,
     assign,
-    make_customer,
+    create_customer,
     make_route,
     make_user,
 )
@@ -17,7 +17,7 @@ from tests.assignments.conftest import (
 
 async def test_users_routes_and_assignments_carry_etags_and_answer_304(client) -> None:
     user = await make_user(client, "U-1")
-    customer = await make_customer(client, "C-1")
+    customer = await create_customer(client, "Customer C-1", customerNumber="C-1")
     assignment = await assign(client, user["id"], customer["id"])
     route = await make_route(client, user["id"], [customer["id"]])
     for path in [
@@ -50,7 +50,7 @@ async def test_a_write_with_the_current_etag_wins_and_a_stale_one_gets_412(clien
 
 async def test_an_assignment_changes_its_etag_when_reassigned(client) -> None:
     first, second = await make_user(client, "U-3"), await make_user(client, "U-4")
-    customer = await make_customer(client, "C-3")
+    customer = await create_customer(client, "Customer C-3", customerNumber="C-3")
     assignment = await assign(client, first["id"], customer["id"])
     path = f"{V1}/customerEmployees/{assignment['id']}"
     etag = (await client.get(path)).headers["etag"]

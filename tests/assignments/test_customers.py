@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from customer_api.customers.models import Customer
-from tests.assignments.conftest import V1, assert_error, make_customer
+from tests.helpers import V1, assert_error, create_customer
 
 CUSTOMERS = f"{V1}/customers"
 FIELDS = [
@@ -29,10 +29,10 @@ FIELDS = [
 
 
 async def test_fields_map_to_the_api_1_customer(client) -> None:
-    original = await make_customer(
+    original = await create_customer(
         client,
-        "C-001",
         "Michel",
+        customerNumber="C-001",
         email="m@example.com",
         phone="+33 1",
         mobile="+33 6",
@@ -74,7 +74,7 @@ async def test_not_found_and_bad_ids(client) -> None:
 
 
 async def test_read_only(client) -> None:
-    customer = await make_customer(client, "C-1")
+    customer = await create_customer(client, "Customer C-1", customerNumber="C-1")
     assert_error(await client.post(CUSTOMERS, json={"name": "x"}), 405, "method_not_allowed")
     assert_error(await client.delete(f"{CUSTOMERS}/{customer['id']}"), 405, "method_not_allowed")
 
@@ -84,7 +84,7 @@ async def shop(client, set_times):
     rows = {}
     specs = [("C-2", "Bravo", True), ("C-1", "Alpha", False), (None, "Charlie", True)]
     for second, (reference, name, active) in enumerate(specs):
-        row = await make_customer(client, reference, name, active=active)
+        row = await create_customer(client, name, customerNumber=reference, active=active)
         moment = datetime(2021, 5, 1, 12, 0, second, tzinfo=UTC)
         await set_times(Customer, row["id"], created=moment, modified=moment)
         rows[name] = row
@@ -144,7 +144,12 @@ async def test_bad_list_parameters(client, shop, query, code) -> None:
 
 async def test_list_runs_a_constant_number_of_statements(client, count_statements) -> None:
     for index in range(8):
-        await make_customer(client, f"C-{index}", customerProjects=[{"name": "p"}])
+        await create_customer(
+            client,
+            f"Customer C-{index}",
+            customerNumber=f"C-{index}",
+            customerProjects=[{"name": "p"}],
+        )
     counts = []
     for max_ in (1, 4, 8):
         with count_statements() as counter:

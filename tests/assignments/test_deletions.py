@@ -1,14 +1,14 @@
 """/api/v1.0 lists asked with dateDeleted_gte / dateDeleted_gt answer tombstones, in the
 family's envelope and date style."""
 
-from tests.assignments.conftest import V1, assert_error, assign, make_customer, make_user
+from tests.helpers import V1, assert_error, assign, create_customer, make_user
 
 SINCE = "2000-01-01T00:00:00Z"
 
 
 async def test_deleted_users_and_assignments_are_listed(client, globex) -> None:
     user = await make_user(client, "U-DEL")
-    customer = await make_customer(client, "C-DEL")
+    customer = await create_customer(client, "Customer C-DEL", customerNumber="C-DEL")
     assignment = await assign(client, user["id"], customer["id"])
     assert (await client.delete(f"{V1}/customerEmployees/{assignment['id']}")).status_code == 200
     assert (await client.delete(f"{V1}/users/{user['id']}")).status_code == 200
@@ -29,7 +29,7 @@ async def test_deleted_users_and_assignments_are_listed(client, globex) -> None:
 
 async def test_a_customer_deleted_through_api_1_leaves_its_assignment_a_tombstone(client):
     user = await make_user(client, "U-CASCADE")
-    customer = await make_customer(client, "C-CASCADE")
+    customer = await create_customer(client, "Customer C-CASCADE", customerNumber="C-CASCADE")
     assignment = await assign(client, user["id"], customer["id"])
     assert (await client.delete(f"/api/1/customer/{customer['id']}")).status_code == 200
     gone = (await client.get(f"{V1}/customerEmployees", params={"dateDeleted_gte": SINCE})).json()

@@ -3,11 +3,11 @@ whatever a client sends."""
 
 import pytest
 
-from tests.assignments.conftest import (
+from tests.helpers import (
     V1,
     assert_error,
     assign,
-    make_customer,
+    create_customer,
     make_route,
     make_user,
 )
@@ -72,7 +72,7 @@ async def test_the_other_family_keeps_its_own_shape(client) -> None:
 async def theirs(globex):
     """Globex's user, customer, assignment and route."""
     user = await make_user(globex.client, "U-1")
-    customer = await make_customer(globex.client, "C-1")
+    customer = await create_customer(globex.client, "Customer C-1", customerNumber="C-1")
     assignment = await assign(globex.client, user["id"], customer["id"])
     route = await make_route(globex.client, user["id"], [customer["id"]], reference="R-1")
     return {"user": user, "customer": customer, "assignment": assignment, "route": route}
@@ -108,7 +108,7 @@ async def test_other_groups_rows_are_invisible(client, theirs) -> None:
 
 async def test_other_groups_users_and_customers_cannot_be_used(client, theirs) -> None:
     mine_user = await make_user(client, "U-1")
-    mine_customer = await make_customer(client, "C-1")
+    mine_customer = await create_customer(client, "Customer C-1", customerNumber="C-1")
     for body in (
         {"userId": theirs["user"]["id"], "customerId": mine_customer["id"]},
         {"userId": mine_user["id"], "customerId": theirs["customer"]["id"]},
@@ -157,7 +157,7 @@ def assert_client_error_or_success(response) -> None:
 async def targets(client):
     """Rows for the PUT and DELETE endpoints to find: ids 1 and references C, U and R."""
     user = await make_user(client, "U")
-    customer = await make_customer(client, "C")
+    customer = await create_customer(client, "Customer C", customerNumber="C")
     await assign(client, user["id"], customer["id"])
     await make_route(client, user["id"], [], reference="R")
 

@@ -3,11 +3,11 @@ customer and employee share a route can be neither moved nor deleted."""
 
 import pytest
 
-from tests.assignments.conftest import (
+from tests.helpers import (
     V1,
     assert_error,
     assign,
-    make_customer,
+    create_customer,
     make_route,
     make_user,
 )
@@ -21,7 +21,10 @@ async def scene(client):
     """Anna serves C-1 and C-2, on route R-1 (C-1 only); Bert serves C-3; C-4 is unassigned."""
     anna = await make_user(client, "anna")
     bert = await make_user(client, "bert")
-    customers = {ref: await make_customer(client, ref) for ref in ("C-1", "C-2", "C-3", "C-4")}
+    customers = {
+        ref: await create_customer(client, f"Customer {ref}", customerNumber=ref)
+        for ref in ("C-1", "C-2", "C-3", "C-4")
+    }
     assignments = {
         "C-1": await assign(client, anna["id"], customers["C-1"]["id"]),
         "C-2": await assign(client, anna["id"], customers["C-2"]["id"]),

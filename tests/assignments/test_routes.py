@@ -2,11 +2,11 @@
 
 import pytest
 
-from tests.assignments.conftest import (
+from tests.helpers import (
     V1,
     assert_error,
     assign,
-    make_customer,
+    create_customer,
     make_route,
     make_user,
 )
@@ -21,7 +21,7 @@ async def driver(client):
     user = await make_user(client, "D-1")
     customers = []
     for reference in ("C-1", "C-2", "C-3"):
-        customer = await make_customer(client, reference)
+        customer = await create_customer(client, f"Customer {reference}", customerNumber=reference)
         await assign(client, user["id"], customer["id"])
         customers.append(customer)
     return user, customers

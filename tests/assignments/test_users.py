@@ -3,7 +3,7 @@
 import pytest
 
 from customer_api.assignments.models import Employee
-from tests.assignments.conftest import V1, assert_error, make_user
+from tests.helpers import V1, assert_error, make_user
 
 USERS = f"{V1}/users"
 FIELDS = [

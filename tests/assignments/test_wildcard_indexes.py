@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from customer_api.assignments.family.statements import text_condition
 from customer_api.assignments.models import Employee
 from customer_api.customers.models import Customer
-from tests.conftest import create_group_key
+from tests.helpers import create_group_key
 
 ROWS = 20_000
 

@@ -11,7 +11,7 @@ import pytest
 from customer_api.app import create_app
 from customer_api.auth import service
 from customer_api.config import Settings
-from tests.conftest import empty_all_tables, make_key
+from tests.helpers import empty_all_tables, make_key
 
 CACHE_SECONDS = 0.5
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import make_key
+from tests.helpers import make_key
 
 
 @pytest.mark.parametrize(

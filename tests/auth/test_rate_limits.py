@@ -17,7 +17,7 @@ from customer_api.app import create_app
 from customer_api.auth import rate_limits
 from customer_api.config import Settings
 from customer_api.core import metrics
-from tests.conftest import _client, empty_all_tables, make_key
+from tests.helpers import api_client, empty_all_tables, make_key
 from tests.live_server import free_port, live_server
 
 REDIS_URL = os.environ.get("CUSTOMER_API_TEST_REDIS_URL", "").strip()
@@ -52,7 +52,7 @@ def remaining(response: httpx.Response) -> tuple[int, int]:
 
 async def test_every_keyed_answer_carries_the_fields(limited) -> None:
     _, key = await make_key(limited, "Acme")
-    async with _client(limited, {"API-Key": key}) as client:
+    async with api_client(limited, {"API-Key": key}) as client:
         listed = await client.get("/api/1/customer")
         assert listed.status_code == 204
         assert remaining(listed) == (2, 4)
@@ -63,7 +63,7 @@ async def test_every_keyed_answer_carries_the_fields(limited) -> None:
 
 async def test_a_spent_key_is_answered_429_in_the_customer_family_shape(limited) -> None:
     _, key = await make_key(limited, "Acme")
-    async with _client(limited, {"API-Key": key}) as client:
+    async with api_client(limited, {"API-Key": key}) as client:
         for _ in range(3):
             assert (await client.get("/api/1/customer")).status_code == 204
         refused = await client.get("/api/1/customer")
@@ -77,7 +77,7 @@ async def test_a_spent_key_is_answered_429_in_the_customer_family_shape(limited)
 
 async def test_a_spent_key_is_answered_429_in_the_assignments_family_shape(limited) -> None:
     _, key = await make_key(limited, "Acme")
-    async with _client(limited, {"API-Key": key}) as client:
+    async with api_client(limited, {"API-Key": key}) as client:
         for _ in range(3):
             assert (await client.get("/api/v1.0/customerEmployees")).status_code == 200
         refused = await client.get("/api/v1.0/customerEmployees")
@@ -90,7 +90,7 @@ async def test_a_spent_key_is_answered_429_in_the_assignments_family_shape(limit
 async def test_a_body_is_refused_before_it_is_read(limited) -> None:
     """A write past the budget is answered by the body guard: 429, and the connection closed."""
     _, key = await make_key(limited, "Acme")
-    async with _client(limited, {"API-Key": key}) as client:
+    async with api_client(limited, {"API-Key": key}) as client:
         for number in range(3):
             created = await client.post("/api/1/customer", json={"name": f"Wendy {number}"})
             assert created.status_code == 200
@@ -100,7 +100,7 @@ async def test_a_body_is_refused_before_it_is_read(limited) -> None:
         assert refused.headers["connection"] == "close"
         assert "retry-after" in refused.headers
     _, other_key = await make_key(limited, "Acme")
-    async with _client(limited, {"API-Key": other_key}) as other:
+    async with api_client(limited, {"API-Key": other_key}) as other:
         names = [customer["name"] for customer in (await other.get("/api/1/customer")).json()]
     assert "One too many" not in names and len(names) == 3
 
@@ -110,9 +110,9 @@ async def test_keys_of_a_group_have_their_own_budgets_and_share_the_groups(limit
     _, second = await make_key(limited, "Acme")
     _, elsewhere = await make_key(limited, "Globex")
     async with (
-        _client(limited, {"API-Key": first}) as one,
-        _client(limited, {"API-Key": second}) as two,
-        _client(limited, {"API-Key": elsewhere}) as other,
+        api_client(limited, {"API-Key": first}) as one,
+        api_client(limited, {"API-Key": second}) as two,
+        api_client(limited, {"API-Key": elsewhere}) as other,
     ):
         for _ in range(3):
             assert (await one.get("/api/1/customer")).status_code == 204
@@ -129,9 +129,9 @@ async def test_keys_of_a_group_have_their_own_budgets_and_share_the_groups(limit
 async def test_unknown_keys_spend_nobodys_budget(limited) -> None:
     _, key = await make_key(limited, "Acme")
     async with (
-        _client(limited, {"API-Key": "cak_" + "x" * 43}) as stranger,
-        _client(limited) as anonymous,
-        _client(limited, {"API-Key": key}) as client,
+        api_client(limited, {"API-Key": "cak_" + "x" * 43}) as stranger,
+        api_client(limited) as anonymous,
+        api_client(limited, {"API-Key": key}) as client,
     ):
         for _ in range(10):
             refused = await stranger.get("/api/1/customer")
@@ -142,7 +142,7 @@ async def test_unknown_keys_spend_nobodys_budget(limited) -> None:
 
 
 async def test_probes_are_not_counted(limited) -> None:
-    async with _client(limited) as client:
+    async with api_client(limited) as client:
         answer = await client.get("/health")
     assert answer.status_code == 200
     assert "ratelimit" not in answer.headers
@@ -156,7 +156,7 @@ async def test_no_budget_no_fields(settings: Settings) -> None:
         try:
             assert application.state.rate_limiter is None
             _, key = await make_key(application, "Acme")
-            async with _client(application, {"API-Key": key}) as client:
+            async with api_client(application, {"API-Key": key}) as client:
                 answer = await client.get("/api/1/customer")
             assert answer.status_code == 204
             assert "ratelimit" not in answer.headers
@@ -184,7 +184,7 @@ async def test_an_unreachable_redis_lets_requests_through(settings: Settings) ->
     async with application.router.lifespan_context(application):
         try:
             _, key = await make_key(application, "Acme")
-            async with _client(application, {"API-Key": key}) as client:
+            async with api_client(application, {"API-Key": key}) as client:
                 answers = [await client.get("/api/1/customer") for _ in range(3)]
             assert [answer.status_code for answer in answers] == [204, 204, 204]
             assert all("ratelimit" not in answer.headers for answer in answers)
@@ -263,7 +263,7 @@ async def test_with_redis_a_busy_budget_is_sent_in_batches_until_half_is_used(
     async with application.router.lifespan_context(application):
         try:
             _, key = await make_key(application, "Acme")
-            async with _client(application, {"API-Key": key}) as client:
+            async with api_client(application, {"API-Key": key}) as client:
                 answers = [await client.get("/api/1/customer") for _ in range(50)]
                 assert {answer.status_code for answer in answers} == {204}
                 assert answers[-1].headers["ratelimit"].startswith('"key";r=50;')

@@ -4,17 +4,13 @@ import asyncio
 
 import pytest
 
+from tests.helpers import create_customer
+
 CUSTOMERS = "/api/1/customer"
 
 
-async def create(client, **fields) -> dict:
-    response = await client.post("/api/1/customer", json={"name": "Wendy", **fields})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 async def test_a_customer_carries_an_etag_and_a_current_copy_gets_304(client) -> None:
-    customer = await create(client)
+    customer = await create_customer(client, "Wendy")
     first = await client.get(f"/api/1/customer/{customer['id']}")
     etag = first.headers["etag"]
     assert etag.startswith('"') and etag.endswith('"')
@@ -29,7 +25,7 @@ async def test_a_customer_carries_an_etag_and_a_current_copy_gets_304(client) ->
 
 
 async def test_the_etag_changes_with_what_the_customer_shows(client) -> None:
-    customer = await create(client, customerProjects=[{"name": "Barn"}])
+    customer = await create_customer(client, "Wendy", customerProjects=[{"name": "Barn"}])
     path = f"/api/1/customer/{customer['id']}"
     before = (await client.get(path)).headers["etag"]
     # A change of a project alone (the customer's own fields stay) is a change of the answer.
@@ -42,7 +38,7 @@ async def test_the_etag_changes_with_what_the_customer_shows(client) -> None:
 
 
 async def test_a_write_with_the_current_etag_succeeds_and_a_stale_one_gets_412(client) -> None:
-    customer = await create(client)
+    customer = await create_customer(client, "Wendy")
     path = f"/api/1/customer/{customer['id']}"
     etag = (await client.get(path)).headers["etag"]
     first = await client.put(path, json={"phone": "1"}, headers={"If-Match": etag})
@@ -65,7 +61,7 @@ async def test_if_match_star_needs_an_existing_customer(client) -> None:
     upsert = await client.put(missing, json={"name": "New"}, headers={"If-Match": "*"})
     assert upsert.status_code == 412
     assert (await client.get(missing)).status_code == 404
-    customer = await create(client)
+    customer = await create_customer(client, "Wendy")
     path = f"/api/1/customer/{customer['id']}"
     assert (
         await client.put(path, json={"phone": "3"}, headers={"If-Match": "*"})
@@ -73,7 +69,7 @@ async def test_if_match_star_needs_an_existing_customer(client) -> None:
 
 
 async def test_without_if_match_writes_behave_as_before(client) -> None:
-    customer = await create(client)
+    customer = await create_customer(client, "Wendy")
     path = f"/api/1/customer/{customer['id']}"
     assert (await client.put(path, json={"phone": "4"})).status_code == 200
     assert (await client.delete(path)).status_code == 200
@@ -81,7 +77,7 @@ async def test_without_if_match_writes_behave_as_before(client) -> None:
 
 @pytest.mark.parametrize("writers", [2, 5])
 async def test_concurrent_writes_with_the_same_etag_let_exactly_one_win(client, writers) -> None:
-    customer = await create(client)
+    customer = await create_customer(client, "Wendy")
     path = f"/api/1/customer/{customer['id']}"
     etag = (await client.get(path)).headers["etag"]
     answers = await asyncio.gather(

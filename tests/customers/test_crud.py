@@ -4,16 +4,12 @@ import uuid
 
 import pytest
 
+from tests.helpers import create_customer
+
 WENDY = {
     "name": "Wendy Warner",
     "customerProjects": [{"name": "Floor installation"}, {"name": "General maintenance"}],
 }
-
-
-async def create(client, **fields):
-    response = await client.post("/api/1/customer", json={"name": "Someone", **fields})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def test_create_with_projects_as_documented(client) -> None:
@@ -51,14 +47,14 @@ async def test_every_field_round_trips(client) -> None:
         "organization": "Lyon",
         "active": False,
     }
-    created = await create(client, **fields)
+    created = await create_customer(client, **fields)
     fetched = (await client.get(f"/api/1/customer/{created['id']}")).json()
     for name, value in fields.items():
         assert fetched[name] == value, name
 
 
 async def test_get_by_id_and_by_uuid(client) -> None:
-    created = await create(client)
+    created = await create_customer(client, "Someone")
     by_id = await client.get(f"/api/1/customer/{created['id']}")
     by_uuid = await client.get(f"/api/1/customer/{created['uuid']}")
     assert by_id.status_code == by_uuid.status_code == 200
@@ -78,13 +74,15 @@ async def test_unknown_customer_is_404(client, ref: str) -> None:
 
 async def test_read_only_fields_in_the_body_are_ignored(client) -> None:
     forced = str(uuid.uuid4())
-    body = await create(client, id=5, uuid=forced, created=1, modified=2, groupId=99)
+    body = await create_customer(
+        client, "Someone", id=5, uuid=forced, created=1, modified=2, groupId=99
+    )
     assert body["uuid"] != forced
     assert body["created"] > 1
 
 
 async def test_put_replaces_given_fields_and_keeps_the_rest(client) -> None:
-    created = await create(client, email="a@example.com", phone="1")
+    created = await create_customer(client, "Someone", email="a@example.com", phone="1")
     response = await client.put(
         f"/api/1/customer/{created['id']}", json={"phone": "2", "notes": None}
     )
@@ -121,7 +119,7 @@ async def test_upsert_needs_a_name(client) -> None:
 
 
 async def test_delete_then_gone(client) -> None:
-    created = await create(client, customerProjects=[{"name": "P"}])
+    created = await create_customer(client, "Someone", customerProjects=[{"name": "P"}])
     response = await client.delete(f"/api/1/customer/{created['uuid']}")
     assert response.status_code == 200
     assert response.content == b""
@@ -130,25 +128,27 @@ async def test_delete_then_gone(client) -> None:
 
 
 async def test_customer_number_unique_in_group(client, globex) -> None:
-    await create(client, customerNumber="C-1")
+    await create_customer(client, "Someone", customerNumber="C-1")
     duplicate = await client.post("/api/1/customer", json={"name": "B", "customerNumber": "C-1"})
     assert duplicate.status_code == 409
     assert "customerNumber" in duplicate.json()["message"]
-    other = await create(client, customerNumber="C-2")
+    other = await create_customer(client, "Someone", customerNumber="C-2")
     clash = await client.put(f"/api/1/customer/{other['id']}", json={"customerNumber": "C-1"})
     assert clash.status_code == 409
     # Another group may use the same number.
-    assert (await create(globex.client, customerNumber="C-1"))["customerNumber"] == "C-1"
+    assert (await create_customer(globex.client, "Someone", customerNumber="C-1"))[
+        "customerNumber"
+    ] == "C-1"
 
 
 async def test_customers_without_number_do_not_clash(client) -> None:
-    await create(client, customerNumber="")
-    second = await create(client, customerNumber="")
+    await create_customer(client, "Someone", customerNumber="")
+    second = await create_customer(client, "Someone", customerNumber="")
     assert second["customerNumber"] is None
 
 
 async def test_saving_own_number_again_is_not_a_conflict(client) -> None:
-    created = await create(client, customerNumber="C-9")
+    created = await create_customer(client, "Someone", customerNumber="C-9")
     response = await client.put(
         f"/api/1/customer/{created['id']}", json={"customerNumber": "C-9", "city": "Lund"}
     )

@@ -13,7 +13,7 @@ import pytest
 
 from customer_api.app import create_app
 from customer_api.config import Settings
-from tests.conftest import Tenant
+from tests.helpers import Tenant, api_client
 
 # Fields that differ between any two answers: made anew for each request, or counting down (each
 # app counts its own rate limits).
@@ -28,11 +28,6 @@ async def usual_way(settings: Settings, app) -> AsyncIterator[Any]:
         yield application
 
 
-def _client(application) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
-
-
 def _seen(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
     headers = sorted((k, v) for k, v in response.headers.items() if k not in _PER_ANSWER)
     return response.status_code, headers, response.content
@@ -40,7 +35,7 @@ def _seen(response: httpx.Response) -> tuple[int, list[tuple[str, str]], bytes]:
 
 async def _both(app, usual_way, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """Send the request both ways, check the answers are the same, return the lane's."""
-    async with _client(app) as express, _client(usual_way) as usual:
+    async with api_client(app) as express, api_client(usual_way) as usual:
         expected = await usual.request(method, url, **kwargs)
         answered = app.state.express.answered
         got = await express.request(method, url, **kwargs)
@@ -117,7 +112,7 @@ def _without_identity(detail: dict[str, Any]) -> dict[str, Any]:
 async def test_a_create_makes_the_same_customer_both_ways(app, usual_way, acme: Tenant) -> None:
     body = {"name": "Wendy Warner", "phone": "070-1", "customerProjects": [{"name": "Floor"}]}
     answered = app.state.express.answered
-    async with _client(app) as express, _client(usual_way) as usual:
+    async with api_client(app) as express, api_client(usual_way) as usual:
         by_lane = await express.post("/api/1/customer", json=body, headers={"API-Key": acme.key})
         assert app.state.express.answered == answered + 1
         by_usual = await usual.post("/api/1/customer", json=body, headers={"API-Key": acme.key})

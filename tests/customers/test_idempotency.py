@@ -9,7 +9,7 @@ from sqlalchemy import update
 from customer_api.app import create_app
 from customer_api.core.timestamps import utcnow
 from customer_api.idempotency.models import IdempotentRequest
-from tests.conftest import _client
+from tests.helpers import api_client
 
 CUSTOMERS = "/api/1/customer"
 WENDY = {"name": "Wendy Warner", "customerNumber": "C-IDEM"}
@@ -82,7 +82,7 @@ async def test_kept_answers_outlive_the_app_instance(client, settings) -> None:
     other_instance = create_app(settings)
     async with (
         other_instance.router.lifespan_context(other_instance),
-        _client(other_instance, dict(client.headers)) as other_client,
+        api_client(other_instance, dict(client.headers)) as other_client,
     ):
         again = await other_client.post(CUSTOMERS, json=WENDY, headers=headers)
     assert again.headers["idempotent-replayed"] == "true"

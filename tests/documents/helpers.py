@@ -41,12 +41,6 @@ async def upload(
     return body["document"]
 
 
-async def create_customer(client, **fields) -> dict:
-    response = await client.post("/api/1/customer", json={"name": "Wendy Warner", **fields})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
 async def count_rows(app, model) -> int:
     async with app.state.database.sessions() as session:
         return await session.scalar(select(func.count()).select_from(model)) or 0

@@ -5,10 +5,10 @@ from tests.documents.helpers import (
     assert_family_error,
     count_documents,
     count_links,
-    create_customer,
     stored_files,
     upload,
 )
+from tests.helpers import create_customer
 
 
 async def documents_of(client, customer: dict) -> list[dict]:

@@ -5,9 +5,9 @@ import pytest
 from tests.documents.helpers import (
     assert_family_error,
     count_documents,
-    create_customer,
     upload,
 )
+from tests.helpers import create_customer
 
 WEB_LINK = {
     "contentUrl": "http://www.cbu.edu.zm/downloads/pdf-sample.pdf",

@@ -13,6 +13,9 @@ import pytest
 from tests.documents import files
 from tests.documents.helpers import icon_of, upload
 
+# Endless renders are left to the limits: each test's own app ends what is left of them.
+pytestmark = pytest.mark.own_app
+
 # The CPU limit cuts the costly renders off; the wall-clock deadline is loose so that ordinary
 # renders finish in time on a busy machine (one test below tightens it to test it).
 TIMEOUT_SECONDS = 10.0

@@ -1,7 +1,8 @@
 """Another group's document answers 404 on every route, exactly like one that does not exist."""
 
 from tests.documents import files
-from tests.documents.helpers import assert_family_error, create_customer, upload
+from tests.documents.helpers import assert_family_error, upload
+from tests.helpers import create_customer
 
 
 async def test_other_groups_document_is_404_everywhere(client, globex) -> None:

@@ -18,7 +18,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 from customer_api.app import create_app
 from customer_api.config import Settings
 from customer_api.core.db import Database
-from tests.conftest import create_group_key, empty_all_tables
+from tests.helpers import create_group_key, empty_all_tables
 from tests.operations.business_rules import broken_rule
 
 # Enough to find what it found so far within CI's time; raise it for a deeper run by hand.

@@ -75,7 +75,8 @@ def body_of(response: httpx.Response) -> object:
         return response.text
 
 
-def create_customer(client: httpx.Client, customer_number: str) -> Answer:
+def try_to_create(client: httpx.Client, customer_number: str) -> Answer:
+    """One attempt at a customer, as the writer saw it: the answer, or the error it met."""
     started = time.monotonic()
     try:
         response = client.post(
@@ -101,7 +102,7 @@ def keep_writing(server: LiveServer, key: str, writer: int, stop: threading.Even
         base_url=server.base_url, headers={"API-Key": key}, timeout=REQUEST_TIMEOUT
     ) as client:
         while not stop.is_set():
-            answer = create_customer(client, f"W{writer}-{len(answers):05d}")
+            answer = try_to_create(client, f"W{writer}-{len(answers):05d}")
             answers.append(answer)
             if not answer.succeeded:
                 time.sleep(PAUSE_AFTER_UNAVAILABLE)

@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from customer_api.vault.storage import UNCLAIMED_GRACE_SECONDS
-from tests.conftest import POSTGRES_URL
 from tests.documents import files
+from tests.helpers import POSTGRES_URL
 from tests.live_server import LiveServer, kill_process_group
 from tests.postgres_instance import create_key, scratch_database, server_with_settings
 

@@ -11,7 +11,7 @@ from customer_api.app import create_app
 from customer_api.config import Settings
 from customer_api.core.middleware import MULTIPART_OVERHEAD_BYTES
 from customer_api.documents.router import UPLOAD_PATH
-from tests.conftest import empty_all_tables, make_key
+from tests.helpers import empty_all_tables, make_key
 
 JSON_CAP = 4096
 UPLOAD_CAP = 8192

@@ -89,6 +89,7 @@ async def test_one_json_access_line_per_request(client, json_logs: LogLines) -> 
     assert "secret" not in json_logs.stream.getvalue()
 
 
+@pytest.mark.own_app  # it adds a route to the app
 async def test_a_crash_is_a_500_with_the_request_id_in_answer_and_logs(
     app, client, json_logs: LogLines
 ) -> None:
@@ -196,6 +197,7 @@ async def test_metrics_speak_openmetrics_when_asked(anonymous) -> None:
     assert response.text.rstrip().endswith("# EOF")
 
 
+@pytest.mark.own_app  # it adds a route to the app
 async def test_streamed_responses_pass_through_chunk_by_chunk(app) -> None:
     """The middleware forwards each chunk as it comes: the second chunk is only produced after
     the first one reached the server (a buffering middleware would wait forever here)."""

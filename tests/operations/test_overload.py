@@ -14,7 +14,7 @@ from sqlalchemy import text
 from customer_api.app import create_app
 from customer_api.config import Settings
 from customer_api.core.errors import Overloaded
-from tests.conftest import empty_all_tables, make_key
+from tests.helpers import empty_all_tables, make_key
 
 POOL_TIMEOUT = 0.3
 

@@ -1,16 +1,10 @@
-"""Creating customers and searching over the API, as a client does."""
+"""Searching over the API, as a client does."""
 
 from typing import Any
 
 import httpx
 
 SEARCH = "/api/1/customer/search"
-
-
-async def create(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
-    response = await client.post("/api/1/customer", json={"name": name, **fields})
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 async def search(client: httpx.AsyncClient, q: str, **params: Any) -> list[dict[str, Any]]:

@@ -6,7 +6,6 @@ Against Elasticsearch the real indexer drains the outbox after each change (``se
 in-process indexer of ``serve`` would a moment later.
 """
 
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -14,7 +13,8 @@ import pytest
 from customer_api.config import Settings
 from customer_api.search.elastic import ElasticBackend
 from customer_api.search.indexer import Indexer
-from tests.search.helpers import SEARCH, RecordedProgress, create, names, search
+from tests.helpers import create_customer
+from tests.search.helpers import SEARCH, RecordedProgress, names, search
 
 
 @pytest.fixture(params=["database", "elasticsearch"])
@@ -26,18 +26,18 @@ def search_engine(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, search_engine: str | None) -> Settings:
+def settings(settings: Settings, search_engine: str | None) -> Settings:
     """The database's own search, or Elasticsearch under an index alias of this test's own."""
-    return Settings(
-        database_url=database_url,
-        vault_dir=tmp_path / "vault",
-        elasticsearch_url=search_engine,
-        elasticsearch_index=f"test-customers-{uuid4().hex}",
-        indexer_in_process=False,
-        # The key stays cached through a test, however slow the machine: a key lookup falling
-        # between two counted searches would make their statement counts differ.
-        key_cache_seconds=60,
-        _env_file=None,
+    index = f"test-customers-{uuid4().hex}" if search_engine else settings.elasticsearch_index
+    return settings.model_copy(
+        update={
+            "elasticsearch_url": search_engine,
+            "elasticsearch_index": index,
+            "indexer_in_process": False,
+            # The key stays cached through a test, however slow the machine: a key lookup
+            # falling between two counted searches would make their statement counts differ.
+            "key_cache_seconds": 60,
+        }
     )
 
 
@@ -70,7 +70,7 @@ async def test_needs_a_key(anonymous, settle) -> None:
 
 
 async def test_entries_have_the_search_entry_fields(client, settle) -> None:
-    created = await create(
+    created = await create_customer(
         client,
         "Wendy Warner",
         customerNumber="C-1",
@@ -100,7 +100,7 @@ async def test_entries_have_the_search_entry_fields(client, settle) -> None:
 
 
 async def test_whole_words_case_insensitive(client, settle) -> None:
-    await create(client, "Wendy Warner")
+    await create_customer(client, "Wendy Warner")
     await settle()
     assert await names(client, "WENDY") == ["Wendy Warner"]
     assert await names(client, "wArNeR") == ["Wendy Warner"]
@@ -109,8 +109,8 @@ async def test_whole_words_case_insensitive(client, settle) -> None:
 
 
 async def test_the_last_term_is_also_a_prefix(client, settle) -> None:
-    await create(client, "Horse Stables")
-    await create(client, "Carl Horsington")
+    await create_customer(client, "Horse Stables")
+    await create_customer(client, "Carl Horsington")
     await settle()
     assert sorted(await names(client, "hor")) == ["Carl Horsington", "Horse Stables"]
     assert await names(client, "stab") == ["Horse Stables"]
@@ -120,17 +120,17 @@ async def test_the_last_term_is_also_a_prefix(client, settle) -> None:
 
 
 async def test_terms_are_ored(client, settle) -> None:
-    await create(client, "Wendy Warner")
-    await create(client, "Horse Stables")
-    await create(client, "Someone Else")
+    await create_customer(client, "Wendy Warner")
+    await create_customer(client, "Horse Stables")
+    await create_customer(client, "Someone Else")
     await settle()
     assert sorted(await names(client, "wendy stables")) == ["Horse Stables", "Wendy Warner"]
 
 
 async def test_words_typed_together_are_a_phrase(client, settle) -> None:
-    await create(client, "Number Owner", customerNumber="C-0004711")
-    await create(client, "Other Number", customerNumber="C-0004712")
-    await create(client, "Reversed", notes="0004711 c")
+    await create_customer(client, "Number Owner", customerNumber="C-0004711")
+    await create_customer(client, "Other Number", customerNumber="C-0004712")
+    await create_customer(client, "Reversed", notes="0004711 c")
     await settle()
     assert await names(client, "C-0004711") == ["Number Owner"]
     assert await names(client, "c-000471 x") == []  # a phrase's words are whole words...
@@ -140,14 +140,14 @@ async def test_words_typed_together_are_a_phrase(client, settle) -> None:
 
 
 async def test_matching_more_terms_ranks_higher(client, settle) -> None:
-    await create(client, "Anna Svensson")
-    await create(client, "Anna Johansson")
+    await create_customer(client, "Anna Svensson")
+    await create_customer(client, "Anna Johansson")
     await settle()
     assert await names(client, "anna johansson") == ["Anna Johansson", "Anna Svensson"]
 
 
 async def test_every_searched_field(client, settle) -> None:
-    await create(
+    await create_customer(
         client,
         "Field Test",
         customerNumber="K-77",
@@ -179,7 +179,7 @@ async def test_every_searched_field(client, settle) -> None:
 
 
 async def test_fields_not_searched(client, settle) -> None:
-    await create(
+    await create_customer(
         client, "Plain", country="Sweden", organization="Umbrella", organizationNumber="55"
     )
     await settle()
@@ -188,17 +188,17 @@ async def test_fields_not_searched(client, settle) -> None:
 
 
 async def test_a_name_hit_ranks_above_a_notes_hit(client, settle) -> None:
-    await create(client, "Someone", notes="plumbing work in the basement")
-    await create(client, "Plumbing Partners")
+    await create_customer(client, "Someone", notes="plumbing work in the basement")
+    await create_customer(client, "Plumbing Partners")
     await settle()
     assert await names(client, "plumbing") == ["Plumbing Partners", "Someone"]
 
 
 async def test_field_weights_order_the_results(client, settle) -> None:
-    await create(client, "Notes Hit", notes="zebra")
-    await create(client, "City Hit", city="Zebra")
-    await create(client, "Email Hit", email="zebra@example.org")
-    await create(client, "Zebra")
+    await create_customer(client, "Notes Hit", notes="zebra")
+    await create_customer(client, "City Hit", city="Zebra")
+    await create_customer(client, "Email Hit", email="zebra@example.org")
+    await create_customer(client, "Zebra")
     await settle()
     found = await search(client, "zebra")
     assert [entry["name"] for entry in found] == ["Zebra", "Email Hit", "City Hit", "Notes Hit"]
@@ -207,15 +207,15 @@ async def test_field_weights_order_the_results(client, settle) -> None:
 
 
 async def test_customer_number_weighs_like_the_name(client, settle) -> None:
-    await create(client, "In Notes", notes="A100")
-    await create(client, "By Number", customerNumber="A100")
+    await create_customer(client, "In Notes", notes="A100")
+    await create_customer(client, "By Number", customerNumber="A100")
     await settle()
     assert await names(client, "a100") == ["By Number", "In Notes"]
 
 
 async def test_inactive_only_with_the_flag(client, settle) -> None:
-    await create(client, "Active Horse")
-    await create(client, "Sleeping Horse", active=False)
+    await create_customer(client, "Active Horse")
+    await create_customer(client, "Sleeping Horse", active=False)
     await settle()
     assert await names(client, "horse") == ["Active Horse"]
     assert await names(client, "horse", inactive="false") == ["Active Horse"]
@@ -230,9 +230,9 @@ async def test_inactive_only_with_the_flag(client, settle) -> None:
 
 
 async def test_other_groups_never_appear(acme, globex, settle) -> None:
-    await create(acme.client, "Shared Name", notes="acme")
-    await create(globex.client, "Shared Name", notes="globex")
-    await create(globex.client, "Globex Only")
+    await create_customer(acme.client, "Shared Name", notes="acme")
+    await create_customer(globex.client, "Shared Name", notes="globex")
+    await create_customer(globex.client, "Globex Only")
     await settle()
     acme_found = await search(acme.client, "shared globex only")
     assert [(entry["name"]) for entry in acme_found] == ["Shared Name"]
@@ -244,7 +244,7 @@ async def test_other_groups_never_appear(acme, globex, settle) -> None:
 
 async def test_limit(client, settle) -> None:
     for number in range(55):
-        await create(client, f"Limit {number}")
+        await create_customer(client, f"Limit {number}")
     await settle()
     assert len(await search(client, "limit")) == 50
     assert len(await search(client, "limit", limit=3)) == 3
@@ -256,7 +256,7 @@ async def test_limit(client, settle) -> None:
 
 
 async def test_changes_show_up(client, settle) -> None:
-    customer = await create(client, "Old Name", customerProjects=[{"name": "Greenhouse"}])
+    customer = await create_customer(client, "Old Name", customerProjects=[{"name": "Greenhouse"}])
     await settle()
     assert await names(client, "greenhouse") == ["Old Name"]
 
@@ -292,7 +292,7 @@ async def test_created_by_put_to_a_new_uuid(client, settle) -> None:
 
 
 async def test_unicode_words(client, settle) -> None:
-    await create(client, "Café Åsa", city="Straße", notes="日本 ok")
+    await create_customer(client, "Café Åsa", city="Straße", notes="日本 ok")
     await settle()
     assert await names(client, "CAFÉ") == ["Café Åsa"]
     assert await names(client, "åsa") == ["Café Åsa"]
@@ -302,8 +302,8 @@ async def test_unicode_words(client, settle) -> None:
 
 
 async def test_a_rebuild_keeps_the_results(app, client, settle) -> None:
-    await create(client, "Wendy Warner", customerProjects=[{"name": "Barn"}])
-    await create(client, "Horse Stables", active=False)
+    await create_customer(client, "Wendy Warner", customerProjects=[{"name": "Barn"}])
+    await create_customer(client, "Horse Stables", active=False)
     await settle()
     before = await search(client, "wendy barn hor", inactive="")
 
@@ -360,15 +360,15 @@ HOSTILE = [
 
 @pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
 async def test_any_text_is_safe(client, settle, q: str) -> None:
-    await create(client, "Wendy Warner")
+    await create_customer(client, "Wendy Warner")
     await settle()
     response = await client.get(SEARCH, params={"q": q})
     assert response.status_code in (200, 204), response.text
 
 
 async def test_query_syntax_is_taken_as_words(client, settle) -> None:
-    await create(client, "Wendy Warner")
-    await create(client, "Name Holder")
+    await create_customer(client, "Wendy Warner")
+    await create_customer(client, "Name Holder")
     await settle()
     assert await names(client, "wendy:*") == ["Wendy Warner"]
     assert await names(client, "(wendy") == ["Wendy Warner"]
@@ -389,7 +389,7 @@ async def test_oversized_queries_are_refused(client, settle, q: str) -> None:
 
 
 async def test_search_is_not_a_customer_id(client, settle) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     await settle()
     assert (await client.get("/api/1/customer/search", params={"q": "wendy"})).status_code == 200
     # /customer/search answers GET only: a PUT is told so, never taken for a customer's id.
@@ -400,7 +400,7 @@ async def test_search_is_not_a_customer_id(client, settle) -> None:
 
 async def test_constant_statements_whatever_the_result_size(client, settle, count_statements):
     for number in range(20):
-        await create(client, f"Count {number}", customerProjects=[{"name": "P"}])
+        await create_customer(client, f"Count {number}", customerProjects=[{"name": "P"}])
     await settle()
     with count_statements() as few:
         assert len(await search(client, "count", limit=2)) == 2

@@ -3,7 +3,7 @@
 import sqlite3
 from pathlib import Path
 
-from tests.search.test_reindex import _cli
+from tests.helpers import run_cli
 
 
 def _add_entries(database: Path) -> None:
@@ -20,17 +20,17 @@ def _add_entries(database: Path) -> None:
 
 
 def test_list_and_retry(tmp_path: Path) -> None:
-    assert _cli(tmp_path, "migrate").returncode == 0
+    assert run_cli(tmp_path, "migrate").returncode == 0
     _add_entries(tmp_path / "cli.db")
 
-    listed = _cli(tmp_path, "dead-letters", "list")
+    listed = run_cli(tmp_path, "dead-letters", "list")
     assert listed.returncode == 0, listed.stderr
     lines = listed.stdout.splitlines()
     assert len(lines) == 3 and lines[-1] == "1 dead letter(s)"
     assert lines[1].split()[:3] == ["1", "41", "5"]
     assert "2026-01-02 03:04:05" in lines[1] and "mapper_parsing_exception" in lines[1]
 
-    retried = _cli(tmp_path, "dead-letters", "retry")
+    retried = run_cli(tmp_path, "dead-letters", "retry")
     assert retried.returncode == 0, retried.stderr
     assert retried.stdout.strip() == "1 dead letter(s) back in line"
     with sqlite3.connect(tmp_path / "cli.db") as db:
@@ -38,6 +38,6 @@ def test_list_and_retry(tmp_path: Path) -> None:
             "SELECT customer_id, dead_since, refusals, attempts FROM search_outbox ORDER BY id"
         ).fetchall()
     assert rows == [(41, None, 0, 0), (42, None, 5, 5)]
-    assert _cli(tmp_path, "dead-letters", "retry", "1").stdout.strip() == (
+    assert run_cli(tmp_path, "dead-letters", "retry", "1").stdout.strip() == (
         "0 dead letter(s) back in line"
     )

@@ -20,8 +20,12 @@ from customer_api.search.elastic import (
 )
 from customer_api.search.indexer import Indexer
 from customer_api.search.models import SearchOutboxEntry
-from tests.search.helpers import RecordedProgress, create
+from tests.helpers import create_customer
+from tests.search.helpers import RecordedProgress
 from tests.search.stand_in_elasticsearch import StandInElasticsearch, client_for
+
+# The tests put a backend of their own into the app.
+pytestmark = pytest.mark.own_app
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ async def elastic(app, stand_in) -> ElasticBackend:
 async def test_rebuild_leaves_the_alias_when_elasticsearch_refuses(
     app, client, elastic, stand_in
 ) -> None:
-    customer = await create(client, "Wendy")
+    customer = await create_customer(client, "Wendy")
     stand_in.refused.add(str(customer["id"]))
     old_index = stand_in.alias_target()
     with pytest.raises(RebuildFailed, match="was refused"):
@@ -67,7 +71,7 @@ async def test_a_bulk_request_refused_as_a_whole_counts_as_an_outage(
 ) -> None:
     """An error status for the whole request is stamped on every item by the client's helper:
     a 404 there is no "nothing to delete", and no document is to blame."""
-    customer = await create(client, "Wendy")
+    customer = await create_customer(client, "Wendy")
     await client.delete(f"/api/1/customer/{customer['id']}")
     stand_in.bulk_status = 404
     result = await Indexer(app.state.database, elastic.index).run_once()
@@ -87,7 +91,7 @@ async def test_a_delete_that_finds_no_index_is_not_done(elastic, stand_in) -> No
 async def test_shards_failing_while_a_rebuild_reads_back_is_a_rebuild_failure(
     app, client, elastic, stand_in
 ) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     stand_in.scroll_shards_fail = True
     with pytest.raises(RebuildFailed, match=r"reading .* back failed"):
         await elastic.rebuild(app.state.database, RecordedProgress())
@@ -104,7 +108,7 @@ async def test_index_names_never_collide(elastic, monkeypatch) -> None:
 async def test_search_answers_503_while_the_engine_is_overloaded(
     client, elastic, stand_in, status
 ) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     stand_in.search_status = status
     response = await client.get("/api/1/customer/search", params={"q": "wendy"})
     assert response.status_code == 503

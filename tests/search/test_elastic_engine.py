@@ -5,7 +5,6 @@ become dead letters, and what searches answer when the engine refuses a query.""
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
@@ -24,18 +23,18 @@ from customer_api.search.elastic import (
 )
 from customer_api.search.indexer import Indexer
 from customer_api.search.models import SearchOutboxEntry
-from tests.search.helpers import SEARCH, RecordedProgress, create, names, search
+from tests.helpers import create_customer
+from tests.search.helpers import SEARCH, RecordedProgress, names, search
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path, elasticsearch_url: str) -> Settings:
-    return Settings(
-        database_url=database_url,
-        vault_dir=tmp_path / "vault",
-        elasticsearch_url=elasticsearch_url,
-        elasticsearch_index=f"engine-{uuid4().hex}",
-        indexer_in_process=False,
-        _env_file=None,
+def settings(settings: Settings, elasticsearch_url: str) -> Settings:
+    return settings.model_copy(
+        update={
+            "elasticsearch_url": elasticsearch_url,
+            "elasticsearch_index": f"engine-{uuid4().hex}",
+            "indexer_in_process": False,
+        }
     )
 
 
@@ -91,13 +90,13 @@ async def test_many_first_starts_at_once_make_one_index(elasticsearch_url: str) 
 
 
 async def test_a_deleted_index_comes_back_behind_its_alias(app, client, elastic, settle) -> None:
-    await create(client, "Before")
-    gone = await create(client, "Gone")
+    await create_customer(client, "Before")
+    gone = await create_customer(client, "Gone")
     await settle()
     [index] = await elastic.index.current_indices()
     await elastic.index.client.indices.delete(index=index)
 
-    await create(client, "After")
+    await create_customer(client, "After")
     await settle()
     assert await _is_alias(elastic.index)  # not a plain index with guessed mappings
     assert await names(client, "after") == ["After"]
@@ -117,7 +116,7 @@ async def test_a_rebuild_replaces_a_plain_index_that_took_the_alias_name(
 ) -> None:
     """A write without ``require_alias`` that found no alias made a plain index (as before
     bulk writes required the alias): ``ensure`` says so, and a rebuild replaces it."""
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     for index in await elastic.index.current_indices():
         await elastic.index.client.indices.delete(index=index)
     await elastic.index.client.index(index=elastic.index.alias, id="1", document={"name": "x"})
@@ -133,7 +132,7 @@ async def test_a_rebuild_replaces_a_plain_index_that_took_the_alias_name(
 async def test_a_later_change_wins_when_the_clock_steps_back(
     client, elastic, settle, monkeypatch
 ) -> None:
-    customer = await create(client, "First Name")
+    customer = await create_customer(client, "First Name")
     await settle()
     an_hour_ago = utcnow() - timedelta(hours=1)
     monkeypatch.setattr(customers_service, "utcnow", lambda: an_hour_ago)  # another host's clock
@@ -146,7 +145,7 @@ async def test_a_later_change_wins_when_the_clock_steps_back(
 async def test_a_rebuild_that_fails_after_the_swap_leaves_no_old_index(
     app, client, elastic, settle, monkeypatch
 ) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     await settle()
     [old] = await elastic.index.current_indices()
 
@@ -165,7 +164,7 @@ async def test_a_rebuild_that_fails_after_the_swap_leaves_no_old_index(
 async def test_a_refused_document_becomes_a_dead_letter_and_blocks_nothing(
     app, client, elastic, settle
 ) -> None:
-    poison = await create(client, "Poison")
+    poison = await create_customer(client, "Poison")
     await _refusing_names_that_are_no_numbers(elastic.index)
     indexer = Indexer(app.state.database, elastic.index)
     for attempt in range(1, outbox.MAX_REFUSALS + 1):
@@ -177,7 +176,7 @@ async def test_a_refused_document_becomes_a_dead_letter_and_blocks_nothing(
     assert "status 400" in dead.last_error
 
     # Never claimed again, and the others go through.
-    await create(client, "12345")
+    await create_customer(client, "12345")
     result = await indexer.run_once()
     assert (result.claimed, result.indexed) == (1, 1)
     async with app.state.database.sessions() as session:
@@ -221,7 +220,7 @@ async def _make_due(app) -> None:
 async def test_a_query_the_engine_refuses_is_a_500_with_the_request_id(
     acme, client, elastic, settle
 ) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     await settle()
     # An index without the mapping the query sorts by: the engine answers 400.
     [index] = await elastic.index.current_indices()
@@ -270,9 +269,9 @@ async def test_open_makes_the_index_behind_its_alias(elastic) -> None:
 
 
 async def test_search_reads_hits_of_the_callers_group(acme, globex, elastic, settle) -> None:
-    own = await create(acme.client, "Wendy", city="Malmö")
-    await create(acme.client, "Wendy Sleeping", active=False)
-    await create(globex.client, "Wendy Other")
+    own = await create_customer(acme.client, "Wendy", city="Malmö")
+    await create_customer(acme.client, "Wendy Sleeping", active=False)
+    await create_customer(globex.client, "Wendy Other")
     await settle()
     found = await search(acme.client, "wendy")
     assert [entry["id"] for entry in found] == [own["id"]]
@@ -281,7 +280,7 @@ async def test_search_reads_hits_of_the_callers_group(acme, globex, elastic, set
 
 
 async def test_a_hit_deactivated_meanwhile_is_not_shown(client, elastic, settle) -> None:
-    customer = await create(client, "Wendy")
+    customer = await create_customer(client, "Wendy")
     await settle()
     await client.put(f"/api/1/customer/{customer['id']}", json={"active": False})
     # Not yet indexed: the engine still has it active, the database decides.
@@ -291,7 +290,7 @@ async def test_a_hit_deactivated_meanwhile_is_not_shown(client, elastic, settle)
 async def test_the_indexer_sends_the_current_customer_and_deletes_entries(
     app, client, elastic, settle
 ) -> None:
-    customer = await create(client, "Wendy", customerProjects=[{"name": "Barn"}])
+    customer = await create_customer(client, "Wendy", customerProjects=[{"name": "Barn"}])
     await client.put(f"/api/1/customer/{customer['id']}", json={"name": "Wendy Warner"})
     await settle()
     assert await _entries(app) == []
@@ -307,7 +306,7 @@ async def test_the_indexer_sends_the_current_customer_and_deletes_entries(
 
 
 async def test_a_replay_never_overwrites_newer_data(app, client, elastic, settle) -> None:
-    customer = await create(client, "Old")
+    customer = await create_customer(client, "Old")
     await elastic.index.client.index(
         index=elastic.index.alias,
         id=str(customer["id"]),
@@ -324,8 +323,8 @@ async def test_a_replay_never_overwrites_newer_data(app, client, elastic, settle
 async def test_a_rebuild_builds_a_new_index_and_moves_the_alias(
     app, acme, client, elastic, settle
 ) -> None:
-    first = await create(client, "Wendy", customerProjects=[{"name": "Barn"}])
-    await create(client, "Warner")
+    first = await create_customer(client, "Wendy", customerProjects=[{"name": "Barn"}])
+    await create_customer(client, "Warner")
     [old] = await elastic.index.current_indices()  # empty: nothing was drained
 
     progress = RecordedProgress()
@@ -352,8 +351,8 @@ async def test_a_rebuild_builds_a_new_index_and_moves_the_alias(
 
 
 async def test_refused_documents_wait_and_the_rest_go_through(app, client, elastic) -> None:
-    refused = await create(client, "Refused")
-    accepted = await create(client, "4711")
+    refused = await create_customer(client, "Refused")
+    accepted = await create_customer(client, "4711")
     await _refusing_names_that_are_no_numbers(elastic.index)
 
     indexer = Indexer(app.state.database, elastic.index)

@@ -4,7 +4,6 @@ reachable engine is in test_elastic_engine.py."""
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, update
@@ -14,19 +13,16 @@ from customer_api.core.timestamps import utcnow
 from customer_api.search import outbox
 from customer_api.search.indexer import Indexer, backoff_delay
 from customer_api.search.models import SearchOutboxEntry
-from tests.search.helpers import SEARCH, create
+from tests.helpers import create_customer
+from tests.search.helpers import SEARCH
 
 UNREACHABLE = "http://127.0.0.1:9"  # the discard port: nothing answers there
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(
-        database_url=database_url,
-        vault_dir=tmp_path / "vault",
-        elasticsearch_url=UNREACHABLE,
-        indexer_in_process=False,
-        _env_file=None,
+def settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={"elasticsearch_url": UNREACHABLE, "indexer_in_process": False}
     )
 
 
@@ -42,7 +38,7 @@ async def _make_due(app) -> None:
 
 
 async def test_every_change_writes_an_entry_in_its_transaction(client, app) -> None:
-    customer = await create(client, "Wendy", customerNumber="C-1")
+    customer = await create_customer(client, "Wendy", customerNumber="C-1")
     [created] = await _entries(app)
     assert created.customer_id == customer["id"]
     assert created.version == 1  # the customer's first change
@@ -62,7 +58,7 @@ async def test_every_change_writes_an_entry_in_its_transaction(client, app) -> N
 
 
 async def test_search_answers_503_while_elasticsearch_is_down(client) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     response = await client.get(SEARCH, params={"q": "wendy"})
     assert response.status_code == 503
     assert response.json() == {
@@ -73,8 +69,8 @@ async def test_search_answers_503_while_elasticsearch_is_down(client) -> None:
 
 
 async def test_unreachable_elasticsearch_leaves_entries_waiting(client, app) -> None:
-    await create(client, "Wendy")
-    await create(client, "Warner")
+    await create_customer(client, "Wendy")
+    await create_customer(client, "Warner")
     indexer = Indexer(app.state.database, app.state.search.index)
 
     before = utcnow()
@@ -98,7 +94,7 @@ async def test_unreachable_elasticsearch_leaves_entries_waiting(client, app) -> 
 
 
 async def test_the_indexer_loop_backs_off_and_stops(client, app) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     stop = asyncio.Event()
     task = asyncio.create_task(Indexer(app.state.database, app.state.search.index).run(stop))
 
@@ -124,7 +120,7 @@ async def test_concurrent_claims_never_overlap(client, app, backend) -> None:
     if backend != "postgres":
         pytest.skip("row locks (FOR UPDATE SKIP LOCKED) exist on Postgres; SQLite runs one indexer")
     for number in range(5):
-        await create(client, f"C{number}")
+        await create_customer(client, f"C{number}")
     sessions = app.state.database.sessions
     async with sessions() as first, first.begin(), sessions() as second, second.begin():
         mine = await outbox.claim(first, limit=3)
@@ -156,7 +152,7 @@ async def test_an_app_host_clock_ahead_delays_nothing(client, app, backend, monk
         pytest.skip("on SQLite writers and indexers share one host, and its clock")
     an_hour_ahead = utcnow() + timedelta(hours=1)
     monkeypatch.setattr(outbox, "utcnow", lambda: an_hour_ahead)
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     monkeypatch.undo()
     async with app.state.database.sessions() as session, session.begin():
         assert len(await outbox.claim(session, limit=10)) == 1

@@ -1,20 +1,15 @@
 """Rebuilding the database's own search index: in place, from the customers, and by command."""
 
-import os
 import sqlite3
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-import customer_api
-from tests.search.helpers import RecordedProgress, create, names
+from tests.helpers import create_customer, run_cli
+from tests.search.helpers import RecordedProgress, names
 
-# This checkout's package, wherever the command runs from.
-SOURCE_DIR = str(Path(customer_api.__file__).resolve().parents[1])
 INDEX_TABLES = {"sqlite": "customer_search_fts", "postgres": "customer_search"}
 
 
@@ -24,8 +19,8 @@ async def _run_sql(app, statement: str) -> None:
 
 
 async def test_rebuild_restores_a_lost_index(app, client, backend) -> None:
-    await create(client, "Wendy Warner")
-    await create(client, "Horse Stables", customerProjects=[{"name": "Barn"}])
+    await create_customer(client, "Wendy Warner")
+    await create_customer(client, "Horse Stables", customerProjects=[{"name": "Barn"}])
     await _run_sql(app, f"DELETE FROM {INDEX_TABLES[backend]}")
     assert await names(client, "wendy barn") == []
 
@@ -56,7 +51,7 @@ async def _index_size(app, backend: str) -> int:
 async def test_deleting_through_the_api_removes_the_entry(
     app, client, backend, without_delete_trigger
 ) -> None:
-    customer = await create(client, "Ghost")
+    customer = await create_customer(client, "Ghost")
     await client.delete(f"/api/1/customer/{customer['id']}")
     assert await _index_size(app, backend) == 0
 
@@ -64,11 +59,11 @@ async def test_deleting_through_the_api_removes_the_entry(
 async def test_a_left_over_entry_is_never_found(
     app, client, backend, without_delete_trigger
 ) -> None:
-    ghost = await create(client, "Ghost")
+    ghost = await create_customer(client, "Ghost")
     await _run_sql(app, f"DELETE FROM customers WHERE id = {ghost['id']}")
     assert await names(client, "ghost") == []
     # Ids are never reused (AUTOINCREMENT on SQLite): the left-over entry stays unseen.
-    real = await create(client, "Real")
+    real = await create_customer(client, "Real")
     assert real["id"] > ghost["id"]
     assert await names(client, "ghost") == []
     assert await names(client, "real") == ["Real"]
@@ -77,7 +72,7 @@ async def test_a_left_over_entry_is_never_found(
 async def test_rebuild_drops_entries_of_customers_that_are_gone(
     app, client, backend, without_delete_trigger
 ) -> None:
-    ghost = await create(client, "Ghost")
+    ghost = await create_customer(client, "Ghost")
     await _run_sql(app, f"DELETE FROM customers WHERE id = {ghost['id']}")
     assert await _index_size(app, backend) == 1
     await app.state.search.rebuild(app.state.database, RecordedProgress())
@@ -85,30 +80,13 @@ async def test_rebuild_drops_entries_of_customers_that_are_gone(
 
 
 async def test_deleting_a_group_empties_its_index(app, client, acme, backend) -> None:
-    await create(client, "Wendy")
+    await create_customer(client, "Wendy")
     await _run_sql(app, f"DELETE FROM groups WHERE id = {acme.group_id}")
     assert await _index_size(app, backend) == 0
 
 
-def _cli(tmp_path: Path, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("CUSTOMER_API_")},
-        "PYTHONPATH": SOURCE_DIR,
-        "CUSTOMER_API_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        **{f"CUSTOMER_API_{name.upper()}": value for name, value in settings.items()},
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "customer_api", *args],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_reindex_command_indexes_customers_written_without_search(tmp_path: Path) -> None:
-    assert _cli(tmp_path, "keys", "create", "--group", "Acme", "--new-database").returncode == 0
+    assert run_cli(tmp_path, "keys", "create", "--group", "Acme", "--new-database").returncode == 0
     with sqlite3.connect(tmp_path / "cli.db") as db:
         (group_id,) = db.execute("SELECT id FROM groups").fetchone()
         db.executemany(
@@ -116,7 +94,7 @@ def test_reindex_command_indexes_customers_written_without_search(tmp_path: Path
             "VALUES (?, ?, ?, 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
             [(uuid.uuid4().hex, group_id, f"Imported {number}") for number in range(3)],
         )
-    result = _cli(tmp_path, "reindex")
+    result = run_cli(tmp_path, "reindex")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "indexed 3 customers (sqlite-fts5)"
     with sqlite3.connect(tmp_path / "cli.db") as db:
@@ -127,13 +105,13 @@ def test_reindex_command_indexes_customers_written_without_search(tmp_path: Path
 
 
 def test_indexer_command_needs_elasticsearch(tmp_path: Path) -> None:
-    result = _cli(tmp_path, "indexer")
+    result = run_cli(tmp_path, "indexer")
     assert result.returncode == 2
     assert "CUSTOMER_API_ELASTICSEARCH_URL is not set" in result.stderr
 
 
 def test_reindex_command_reports_an_unreachable_elasticsearch(tmp_path: Path) -> None:
-    result = _cli(tmp_path, "reindex", elasticsearch_url="http://127.0.0.1:9")
+    result = run_cli(tmp_path, "reindex", elasticsearch_url="http://127.0.0.1:9")
     assert result.returncode == 1
     # After the lines saying which database and vault the command uses.
     assert result.stderr.splitlines()[2].startswith("reindex failed:")

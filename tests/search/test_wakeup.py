@@ -15,9 +15,12 @@ from customer_api.search import wakeup as wakeup_module
 from customer_api.search.indexer import Indexer
 from customer_api.search.service import bind_wakeup
 from customer_api.search.wakeup import Wakeup
-from tests.search.helpers import create
+from tests.helpers import create_customer
 
 AN_HOUR = 3600.0
+
+# The poll period is read when the app starts; one test binds a wake-up of its own.
+pytestmark = pytest.mark.own_app
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +54,7 @@ async def _wait_until_indexed(index, customer_id: int, seconds: float = 10) -> f
 async def test_a_commit_wakes_the_indexer_of_its_process(app, client) -> None:
     index = app.state.search.index
     await asyncio.sleep(0.2)  # the indexer found nothing and sleeps
-    customer = await create(client, "Wendy")
+    customer = await create_customer(client, "Wendy")
     assert await _wait_until_indexed(index, customer["id"]) < 0.5
     await index.delete_indices(await index.current_indices())
 
@@ -77,7 +80,7 @@ async def test_notify_wakes_an_indexer_in_another_process(app, client, backend) 
     task = asyncio.create_task(indexer.run(stop))
     try:
         await asyncio.sleep(0.3)  # listening, and asleep
-        customer = await create(client, "Wendy")
+        customer = await create_customer(client, "Wendy")
         assert await _wait_until_indexed(app.state.search.index, customer["id"]) < 0.5
     finally:
         stop.set()

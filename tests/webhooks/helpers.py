@@ -1,14 +1,21 @@
+"""Subscribing, waiting for deliveries, and the dispatcher policy of the webhook tests."""
+
 import asyncio
 import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
-from customer_api.webhooks.dispatcher import Dispatcher
-from tests.conftest import Tenant
+from customer_api.webhooks.dispatcher import Dispatcher, Policy
+from customer_api.webhooks.outbound import parse_networks
+from tests.helpers import Tenant
 from tests.live_server import SOURCE
 from tests.webhooks.receiver import Receiver
+
+LOOPBACK = "127.0.0.0/8"
+FAST_RETRIES = (0.05, 0.05, 0.1, 0.1, 0.2)
 
 
 async def subscribe(tenant: Tenant, receiver: Receiver, **fields) -> dict:
@@ -48,3 +55,15 @@ def start_dispatcher(database_url: str, tmp_path, **settings: str) -> subprocess
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+
+
+def policy(**changes) -> Policy:
+    values = {
+        "retry_delays": FAST_RETRIES,
+        "allowed": parse_networks(LOOPBACK),
+        "lease": timedelta(seconds=5),
+        "disable_after_failures": 100,
+        "disable_after": timedelta(0),
+        **changes,
+    }
+    return Policy(**values)

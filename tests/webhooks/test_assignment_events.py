@@ -2,8 +2,7 @@
 the representation that family answers with."""
 
 from customer_api.webhooks.dispatcher import Dispatcher
-from tests.assignments.conftest import V1, assign, make_customer, make_route, make_user
-from tests.conftest import Tenant
+from tests.helpers import V1, Tenant, assign, create_customer, make_route, make_user
 from tests.webhooks.helpers import subscribe, until
 from tests.webhooks.receiver import Receiver
 
@@ -13,7 +12,7 @@ async def test_users_routes_and_assignments(
 ) -> None:
     hook = await subscribe(acme, receiver, channels=["user", "route", "customerEmployee"])
     client = acme.client
-    customer = await make_customer(client, "C-1")
+    customer = await create_customer(client, "Customer C-1", customerNumber="C-1")
     user = await make_user(client, "U-1", firstName="Ann")
     other = await make_user(client, "U-2")
     changed_user = (await client.put(f"{V1}/users/{user['id']}", json={"lastName": "Lee"})).json()
@@ -71,7 +70,7 @@ async def test_a_deleted_customer_takes_its_assignment_and_route_stops_along(
     acme: Tenant, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     client = acme.client
-    gone, kept, other = [await make_customer(client, f"C-{n}") for n in (1, 2, 3)]
+    gone, kept, other = [await create_customer(client, f"Customer C-{n}", customerNumber=f"C-{n}") for n in (1, 2, 3)]
     user = await make_user(client, "U-1")
     assignment = await assign(client, user["id"], gone["id"])
     untouched = await assign(client, user["id"], kept["id"])

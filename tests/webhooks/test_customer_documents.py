@@ -2,7 +2,7 @@
 and with a customer's deletion, arrive as the dedicated routes' events do."""
 
 from customer_api.webhooks.dispatcher import Dispatcher
-from tests.conftest import Tenant
+from tests.helpers import Tenant
 from tests.webhooks.helpers import subscribe, until
 from tests.webhooks.receiver import Receiver
 

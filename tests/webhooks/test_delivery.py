@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from customer_api.webhooks.dispatcher import Dispatcher
 from customer_api.webhooks.models import WebhookEvent
-from tests.conftest import Tenant
+from tests.helpers import Tenant
 from tests.webhooks.helpers import subscribe, until
 from tests.webhooks.receiver import Receiver
 

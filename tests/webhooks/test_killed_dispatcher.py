@@ -9,7 +9,7 @@ import threading
 from sqlalchemy import select
 
 from customer_api.webhooks.models import WebhookDelivery
-from tests.conftest import Tenant
+from tests.helpers import Tenant
 from tests.webhooks.helpers import start_dispatcher, subscribe
 from tests.webhooks.receiver import Receiver
 

@@ -4,9 +4,8 @@ SQLite: the single writer takes them in turn)."""
 import asyncio
 
 from customer_api.webhooks.dispatcher import Dispatcher
-from tests.conftest import Tenant
-from tests.webhooks.conftest import policy
-from tests.webhooks.helpers import subscribe
+from tests.helpers import Tenant
+from tests.webhooks.helpers import policy, subscribe
 from tests.webhooks.receiver import Receiver
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.conftest import Tenant
+from tests.helpers import Tenant
 
 HOOK = {"url": "https://hooks.example.com/in", "channels": ["customer"]}
 

@@ -6,9 +6,8 @@ import standardwebhooks
 
 from customer_api.webhooks.dispatcher import Dispatcher
 from customer_api.webhooks.signing import new_secret, sign
-from tests.conftest import Tenant
-from tests.webhooks.conftest import policy
-from tests.webhooks.helpers import subscribe, until
+from tests.helpers import Tenant
+from tests.webhooks.helpers import policy, subscribe, until
 from tests.webhooks.receiver import Receiver
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from customer_api.core.db import Database
 from customer_api.webhooks.wakeup import CHANNEL
-from tests.conftest import Tenant
+from tests.helpers import Tenant
 from tests.webhooks.helpers import start_dispatcher, subscribe, until
 from tests.webhooks.receiver import Receiver
 
