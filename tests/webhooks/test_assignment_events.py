@@ -70,7 +70,9 @@ async def test_a_deleted_customer_takes_its_assignment_and_route_stops_along(
     acme: Tenant, receiver: Receiver, dispatcher: Dispatcher
 ) -> None:
     client = acme.client
-    gone, kept, other = [await create_customer(client, f"Customer C-{n}", customerNumber=f"C-{n}") for n in (1, 2, 3)]
+    gone, kept, other = [
+        await create_customer(client, f"Customer C-{n}", customerNumber=f"C-{n}") for n in (1, 2, 3)
+    ]
     user = await make_user(client, "U-1")
     assignment = await assign(client, user["id"], gone["id"])
     untouched = await assign(client, user["id"], kept["id"])
