@@ -10,7 +10,7 @@ from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from customer_api.auth.dependencies import KEYED_PREFIXES, current_principal
-from customer_api.core.errors import ApiError, error_response, unavailable_error
+from customer_api.core.errors import ApiError, refusal_response, unavailable_error
 
 
 class KeyBeforeBodyMiddleware:
@@ -31,10 +31,7 @@ class KeyBeforeBodyMiddleware:
             refused = exc if isinstance(exc, ApiError) else unavailable_error(exc)
             if refused is None:
                 raise
-            headers = {**(refused.headers or {}), "Connection": "close"}
-            response = error_response(
-                request, refused.status_code, refused.code, refused.message, headers
-            )
+            response = refusal_response(request.url.path, refused, {"Connection": "close"})
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

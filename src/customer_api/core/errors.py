@@ -313,6 +313,34 @@ HTTP_ERROR_CODES = {
 }
 
 
+def http_refusal(exc: StarletteHTTPException) -> ApiError:
+    """One of the framework's own refusals (no route, wrong method, a body cap or timeout) as
+    the error it is answered with."""
+    message = {404: "No such resource.", 405: "Method not allowed on this resource."}.get(
+        exc.status_code, str(exc.detail)
+    )
+    code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+    error = ApiError(message, code=code, status_code=exc.status_code)
+    error.headers = exc.headers
+    return error
+
+
+def refusal_response(
+    path: str, exc: ApiError, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The answer to a refusal in the path's family (``headers`` added to the error's own);
+    a 503 is logged, with its reason, for the operator."""
+    if isinstance(exc, ServiceUnavailable):
+        logger.warning("answered 503: %s", exc.reason or exc.message)
+    if headers:
+        headers = {**(exc.headers or {}), **headers}
+    return JSONResponse(
+        error_body(path, exc.code, exc.message),
+        status_code=exc.status_code,
+        headers=headers or exc.headers,
+    )
+
+
 def install_error_handlers(app: FastAPI, *, assignments_validation: ValidationTranslator) -> None:
     """The handlers of both families; ``assignments_validation`` renders the framework's
     validation errors in the /api/v1.0 family's codes (that family's code, passed in by the app:
@@ -320,9 +348,7 @@ def install_error_handlers(app: FastAPI, *, assignments_validation: ValidationTr
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        if isinstance(exc, ServiceUnavailable):
-            logger.warning("answered 503: %s", exc.reason or exc.message)
-        return error_response(request, exc.status_code, exc.code, exc.message, exc.headers)
+        return refusal_response(request.url.path, exc)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -334,14 +360,10 @@ def install_error_handlers(app: FastAPI, *, assignments_validation: ValidationTr
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         if malformed := unparsable_body(exc):
             return await _validation(request, malformed)
-        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-        message = {404: "No such resource.", 405: "Method not allowed on this resource."}.get(
-            exc.status_code, str(exc.detail)
+        allow = allowed_methods(request) if exc.status_code == 405 else None
+        return refusal_response(
+            request.url.path, http_refusal(exc), {"Allow": allow} if allow else None
         )
-        headers = exc.headers
-        if exc.status_code == 405 and (allow := allowed_methods(request)):
-            headers = {**(headers or {}), "Allow": allow}
-        return error_response(request, exc.status_code, code, message, headers)
 
     @app.exception_handler(sa_exc.TimeoutError)
     @app.exception_handler(sa_exc.DBAPIError)

@@ -14,7 +14,6 @@ compare the answers.
 """
 
 import asyncio
-import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,21 +22,13 @@ from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_api.core.conditional import entity_tag, not_modified
-from customer_api.core.errors import (
-    HTTP_ERROR_CODES,
-    ApiError,
-    ServiceUnavailable,
-    error_body,
-    unavailable_error,
-)
+from customer_api.core.errors import ApiError, http_refusal, refusal_response, unavailable_error
 from customer_api.core.middleware import guarded_receive
 from customer_api.core.responses import JsonResponse
-
-logger = logging.getLogger("customer_api.errors")
 
 # Request fields that take a request off the express lane: they ask for what only the usual
 # way does (a conditional write, an idempotent retry, a body in pieces).
@@ -204,20 +195,12 @@ def _sends_body(headers: Headers) -> bool:
 def _refusal(path: str, exc: Exception, *, closing: bool = False) -> Response:
     """The answer the app's error handlers give for the same refusal, in the path's family.
     Anything that is not a refusal is a crash, for the outer layer to answer."""
-    refused = exc if isinstance(exc, (ApiError, HTTPException)) else unavailable_error(exc)
+    refused = http_refusal(exc) if isinstance(exc, HTTPException) else exc
+    if not isinstance(refused, ApiError):
+        refused = unavailable_error(exc)
     if refused is None:
         raise exc
-    if isinstance(refused, HTTPException):
-        code = HTTP_ERROR_CODES.get(refused.status_code, "http_error")
-        message, status = str(refused.detail), refused.status_code
-    else:
-        code, message, status = refused.code, refused.message, refused.status_code
-        if isinstance(refused, ServiceUnavailable):
-            logger.warning("answered 503: %s", refused.reason or refused.message)
-    headers = dict(refused.headers or {})
-    if closing:
-        headers["Connection"] = "close"
-    return JSONResponse(error_body(path, code, message), status, headers=headers or None)
+    return refusal_response(path, refused, {"Connection": "close"} if closing else None)
 
 
 def _answer(call: ExpressCall, status: int, content: Any) -> Response:

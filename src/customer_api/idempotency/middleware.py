@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from customer_api.auth.dependencies import KEYED_PREFIXES, current_principal
-from customer_api.core.errors import HTTP_ERROR_CODES, ApiError, error_body, unavailable_error
+from customer_api.core.errors import ApiError, error_body, http_refusal, unavailable_error
 from customer_api.core.responses import JsonResponse
 from customer_api.idempotency.service import Kept, KeyStore
 
@@ -186,12 +186,7 @@ async def _again(scope: Scope, receive: Receive, send: Send, kept: Kept) -> None
 
 def _http_error(exc: BaseException) -> ApiError | None:
     """The body caps' and timeouts' refusals, raised while the body is read here."""
-    if not isinstance(exc, HTTPException):
-        return None
-    code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-    error = ApiError(str(exc.detail), code=code, status_code=exc.status_code)
-    error.headers = exc.headers
-    return error
+    return http_refusal(exc) if isinstance(exc, HTTPException) else None
 
 
 def _error(refused: ApiError) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
